@@ -1,0 +1,11 @@
+"""Synthetic scenes: a seeded, small video anomaly detection dataset in the Ped2 layout.
+
+``generate(out, seed, preset, difficulty)`` writes it; :class:`bench.datasets.synthetic.SyntheticDataset`
+reads it. See :mod:`bench.synth.generator` for the layout and :mod:`bench.synth.anomalies` for
+the four anomaly kinds (one aimed at each SSMTL proxy task).
+"""
+
+from bench.synth.anomalies import ANOMALY_KINDS, KIND_NAMES, AnomalyStyle
+from bench.synth.generator import GENERATOR_VERSION, PRESETS, Preset, generate
+
+__all__ = ["ANOMALY_KINDS", "KIND_NAMES", "AnomalyStyle", "GENERATOR_VERSION", "PRESETS", "Preset", "generate"]
