@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.add_argument("--preset", choices=["tiny", "default"], default="default", help="size: tiny for unit tests, default for dvc repro")
     synth.add_argument("--difficulty", type=float, default=0.5, help="0 (obvious anomalies) .. 1 (subtle); default 0.5")
-    synth.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    synth.add_argument("--overwrite", action="store_true", help="replace an existing output folder (refused otherwise)")
     synth.set_defaults(func=cmd_synth)
 
     check = data.add_parser("check", help="validate a dataset root and print its counts")
@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     except DatasetError as error:
         for problem in error.problems:
             print(f"error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (FileExistsError, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

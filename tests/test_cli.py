@@ -1,0 +1,87 @@
+"""The CLI contract: data synth / data check round trip, and evaluate's output and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from bench.cli import main
+from bench.datasets import open_dataset
+
+
+@pytest.fixture(scope="module")
+def synthetic_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cli") / "synthetic"
+    assert main(["data", "synth", "--out", str(root), "--preset", "tiny", "--seed", "3"]) == 0
+    return root
+
+
+def test_synth_then_check_round_trips(synthetic_root: Path, capsys):
+    capsys.readouterr()
+    assert main(["data", "check", "synthetic", "--root", str(synthetic_root), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    meta = json.loads((synthetic_root / "meta.json").read_text())
+    labels = [np.load(p) for p in sorted((synthetic_root / "gt" / "frame_labels").glob("*.npy"))]
+    assert summary["dataset"] == "synthetic"
+    assert summary["splits"]["test"] == {"videos": len(labels), "frames": sum(map(len, labels)), "abnormal_frames": int(sum(l.sum() for l in labels))}
+    assert summary["splits"]["train"]["videos"] == len(list((synthetic_root / "training" / "frames").iterdir()))
+    assert meta["seed"] == 3
+
+
+def test_synth_refuses_to_overwrite(synthetic_root: Path, capsys):
+    assert main(["data", "synth", "--out", str(synthetic_root), "--preset", "tiny"]) == 2
+    assert "overwrite" in capsys.readouterr().err
+
+
+def write_scores(path: Path, scores: dict[str, np.ndarray]) -> Path:
+    np.savez(path, **scores)
+    return path
+
+
+def test_evaluate_prints_micro_and_macro(synthetic_root: Path, tmp_path: Path, capsys):
+    dataset = open_dataset("synthetic", synthetic_root)
+    labels = dataset.test_labels()
+    rng = np.random.default_rng(0)
+    scores = {k: y + rng.normal(0, 0.8, len(y)) for k, y in labels.items()}
+    capsys.readouterr()
+    assert main(["evaluate", "synthetic", "--root", str(synthetic_root), "--scores", str(write_scores(tmp_path / "s.npz", scores)), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    keys = sorted(labels)
+    micro = roc_auc_score(np.concatenate([labels[k] for k in keys]), np.concatenate([scores[k] for k in keys]))
+    assert result["auc_micro"] == pytest.approx(micro, abs=1e-9)
+    assert result["frames"] == sum(len(y) for y in labels.values())
+    assert 0 <= result["auc_macro"] <= 1 and 0 <= result["auc_macro_strict"] <= 1
+
+
+def test_evaluate_with_ground_truth_regions_is_perfect(synthetic_root: Path, tmp_path: Path, capsys):
+    dataset = open_dataset("synthetic", synthetic_root)
+    scores = {k: y.astype(float) for k, y in dataset.test_labels().items()}
+    regions = {k: np.hstack([t[:, 1:], np.ones((len(t), 1))]) for k, t in dataset.test_tracks().items()}
+    np.savez(tmp_path / "r.npz", **regions)
+    capsys.readouterr()
+    args = ["evaluate", "synthetic", "--root", str(synthetic_root), "--scores", str(write_scores(tmp_path / "s.npz", scores)), "--regions", str(tmp_path / "r.npz"), "--json"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["auc_micro"] == 1.0 and result["rbdc"] == pytest.approx(1.0) and result["tbdc"] == pytest.approx(1.0)
+
+
+def test_evaluate_names_the_video_whose_length_disagrees(synthetic_root: Path, tmp_path: Path, capsys):
+    labels = open_dataset("synthetic", synthetic_root).test_labels()
+    first = sorted(labels)[0]
+    scores = {k: np.zeros(len(y)) for k, y in labels.items()}
+    scores[first] = np.zeros(len(labels[first]) - 1)
+    assert main(["evaluate", "synthetic", "--root", str(synthetic_root), "--scores", str(write_scores(tmp_path / "s.npz", scores))]) == 2
+    assert f"video {first} has {len(labels[first]) - 1} scores but {len(labels[first])} frames" in capsys.readouterr().err
+
+
+def test_evaluate_ped2_perfect_scores(ped2_root: Path, tmp_path: Path, capsys):
+    labels = open_dataset("ped2", ped2_root).test_labels()
+    path = write_scores(tmp_path / "s.npz", {k: y.astype(np.float32) for k, y in labels.items()})
+    assert main(["evaluate", "ped2", "--root", str(ped2_root), "--scores", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["auc_micro"] == 1.0 and result["frames"] == 2010
+    assert result["one_class_videos"] == ["08", "09", "10", "11"]  # fully abnormal test videos
