@@ -1,0 +1,221 @@
+"""The SSMTL network: a shared 3D CNN and four prediction heads (paper sections 3.1-3.4, Table 1).
+
+Every layer below maps one to one onto Table 1 (the 3D CNN) or section 3.2 (the heads).
+Inputs are object-centric sequences ``(B, 3, T, 64, 64)`` of floats in [0, 1]; the temporal
+size ``T`` depends on the proxy task (section 3.3) and is removed only by the last, global
+temporal max-pooling, so one encoder serves all of them:
+
+    T1 arrow of time          T = 2t + 1   -> logits (B, 2), index 1 = backward     ("class 2")
+    T2 motion irregularity    T = 2t + 1   -> logits (B, 2), index 1 = intermittent ("class 2")
+    T3 middle box prediction  T = 2t       -> image  (B, 3, 64, 64), the missing middle crop
+    T4 model distillation     T = 1        -> scores (B, n_distill), 1000 ResNet-50 + 80 YOLOv3
+
+Choices where the paper is silent (each repeated where it is made):
+  * heads T1/T2/T4: the 2D conv is 3x3, "same" padding, followed by BN + ReLU like every conv
+    of the 3D CNN; the FC layer sees 32 * (S/2)^2 inputs, S = encoder output size
+    (shallow: S = 8 -> 512 inputs, deep: S = 4 -> 128 inputs).
+  * head T3 (decoder) mirrors the encoder: Table 1 read backwards, each max-pooling becomes a
+    nearest-neighbour 2x upsampling and each 3D conv ``c_in -> c_out`` becomes a 2D 3x3 conv
+    ``c_out -> c_in``; the last conv therefore maps to the 3 RGB channels. BN + ReLU follow
+    every decoder conv but the last, which is followed by a sigmoid (targets lie in [0, 1]).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Table 1. ("conv", n): 3x3x3 conv with n filters + BN + ReLU; ("pool",): 1x2x2 max-pooling;
+# ("tpool",): the "⋮ x 2 x 2" max-pooling, global over time and 2x2 in space.
+ARCHITECTURES: dict[str, list[tuple]] = {
+    "shallow_narrow": [("conv", 16), ("pool",), ("conv", 32), ("pool",), ("conv", 32), ("tpool",)],
+    "shallow_wide": [("conv", 32), ("pool",), ("conv", 64), ("pool",), ("conv", 64), ("tpool",)],
+    "deep_narrow": [
+        ("conv", 16), ("conv", 16), ("pool",),
+        ("conv", 32), ("conv", 32), ("pool",),
+        ("conv", 32), ("pool",),
+        ("conv", 32), ("tpool",),
+    ],
+    "deep_wide": [
+        ("conv", 32), ("conv", 32), ("pool",),
+        ("conv", 64), ("conv", 64), ("pool",),
+        ("conv", 64), ("pool",),
+        ("conv", 64), ("tpool",),
+    ],
+}  # fmt: skip
+
+TASKS = ("arrow", "motion", "middle", "distill")  # T1..T4 (section 3.3)
+INPUT_SIZE = 64  # "the spatial size of the RGB input is 64 x 64 pixels" (section 3.2)
+HEAD_FILTERS = 32  # "a 2D conv layer with 32 filters" (section 3.2)
+N_DISTILL = 1080  # 1000 ResNet-50 pre-softmax features + 80 YOLOv3 class probabilities (eq. 4)
+
+
+class GlobalTemporalMaxPool3d(nn.MaxPool3d):
+    """Table 1 "⋮ x 2 x 2 max-pooling": pools the whole temporal extent and 2x2 in space.
+
+    Section 3.2: "The last 3D max-pooling layer performs global temporal pooling, keeping the
+    same configuration as the first two pooling layers at the spatial level." The temporal
+    kernel is the input's own length (written ``None``), so any ``T >= 1`` leaves size 1.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(kernel_size=(None, 2, 2), stride=(None, 2, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = x.size(2)
+        return F.max_pool3d(x, kernel_size=(t, 2, 2), stride=(t, 2, 2))
+
+
+def conv_bn_relu(dims: int, c_in: int, c_out: int) -> nn.Sequential:
+    """3x3(x3) conv, stride 1, "same" padding, then batch norm and ReLU (section 3.2)."""
+    conv, bn = (nn.Conv3d, nn.BatchNorm3d) if dims == 3 else (nn.Conv2d, nn.BatchNorm2d)
+    return nn.Sequential(conv(c_in, c_out, kernel_size=3, stride=1, padding=1), bn(c_out), nn.ReLU(inplace=True))
+
+
+class SharedCNN(nn.Module):
+    """The shared 3D CNN f of Table 1: ``(B, 3, T, 64, 64)`` -> ``(B, C, 64/2^p, 64/2^p)``.
+
+    ``C`` is the last conv's width and ``p`` the number of max-pooling layers; the temporal
+    dimension, pooled to 1 by the last layer, is squeezed away so the heads are 2D.
+    """
+
+    def __init__(self, arch: str = "shallow_narrow") -> None:
+        super().__init__()
+        if arch not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+        self.arch, self.spec = arch, ARCHITECTURES[arch]
+        layers, c = [], 3
+        for kind, *args in self.spec:
+            if kind == "conv":
+                layers.append(conv_bn_relu(3, c, args[0]))
+                c = args[0]
+            elif kind == "pool":  # "only spatial pooling ... pooling size and stride both 2"
+                layers.append(nn.MaxPool3d(kernel_size=(1, 2, 2), stride=(1, 2, 2)))
+            else:
+                layers.append(GlobalTemporalMaxPool3d())
+        self.layers = nn.Sequential(*layers)
+        self.out_channels = c
+        self.out_size = INPUT_SIZE // 2 ** sum(kind != "conv" for kind, *_ in self.spec)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 5 or x.shape[1] != 3 or tuple(x.shape[3:]) != (INPUT_SIZE, INPUT_SIZE):
+            raise ValueError(f"expected input (B, 3, T, {INPUT_SIZE}, {INPUT_SIZE}), got {tuple(x.shape)}")
+        return self.layers(x).squeeze(2)
+
+
+class ClassificationHead(nn.Module):
+    """Heads T1, T2, T4 (section 3.2): 2D conv with 32 filters, 2x2 max-pooling, FC layer.
+
+    The conv is 3x3, "same" padding, followed by BN + ReLU (our choice: the paper gives only
+    the filter count; we follow the 3D CNN's conv-BN-ReLU pattern). The FC layer has
+    ``32 * (in_size // 2) ** 2`` inputs and ``n_out`` units (2 for T1/T2, 1080 for T4).
+    """
+
+    def __init__(self, in_channels: int, in_size: int, n_out: int) -> None:
+        super().__init__()
+        self.conv = conv_bn_relu(2, in_channels, HEAD_FILTERS)
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(HEAD_FILTERS * (in_size // 2) ** 2, n_out)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.pool(self.conv(h)).flatten(1))
+
+
+class MiddleBoxDecoder(nn.Module):
+    """Head T3 (section 3.2): upsamplings and 3x3 2D convs reconstructing the 64x64 RGB middle box.
+
+    Paper: #upsamplings (nearest neighbour, 2x) = #max-poolings of the 3D CNN, #2D convs =
+    #3D convs, the last conv has 3 filters. Our choice: the exact mirror of Table 1, read
+    backwards - a pooling becomes an upsampling and a 3D conv ``c_in -> c_out`` becomes a 2D
+    conv ``c_out -> c_in`` (so the first conv of the encoder, 3 -> 16, mirrors to the last
+    conv, 16 -> 3). BN + ReLU after every conv but the last; sigmoid output, as the target
+    crops are floats in [0, 1]. E.g. (sizes for a 64x64 input):
+
+        shallow_narrow  8 up 16 conv32 up 32 conv16 up 64 conv3 sigmoid
+        deep_narrow     4 up 8 conv32 up 16 conv32 up 32 conv32 conv16 up 64 conv16 conv3 sigmoid
+    """
+
+    def __init__(self, spec: list[tuple]) -> None:
+        super().__init__()
+        widths, c = [], 3  # (c_in, c_out) of each encoder conv
+        for kind, *args in spec:
+            if kind == "conv":
+                widths.append((c, args[0]))
+                c = args[0]
+        layers, convs = [], iter(reversed(widths))
+        for kind, *_ in reversed(spec):
+            if kind == "conv":
+                c_in, c_out = next(convs)
+                if c_in == 3:  # mirror of the first encoder conv: the RGB output layer
+                    layers.append(nn.Conv2d(c_out, 3, kernel_size=3, stride=1, padding=1))
+                else:
+                    layers.append(conv_bn_relu(2, c_out, c_in))
+            else:
+                layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+        self.layers = nn.Sequential(*layers, nn.Sigmoid())
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.layers(h)
+
+
+class SSMTL(nn.Module):
+    """Shared 3D CNN + the heads of the enabled proxy tasks (section 3.1, Figure 1).
+
+    Each task method runs the shared CNN on its own input (T1/T2: 2t+1 frames, T3: the 2t
+    context frames, T4: the middle crop alone) and returns raw head outputs: logits for T1/T2
+    (softmax index 1 is the paper's "class 2", backward / intermittent), the reconstructed
+    crop for T3, the ResNet-50 features followed by YOLOv3 probabilities for T4.
+    """
+
+    def __init__(self, arch: str = "shallow_narrow", tasks: Iterable[str] = TASKS, n_distill: int = N_DISTILL) -> None:
+        super().__init__()
+        tasks = tuple(tasks)
+        unknown = [t for t in tasks if t not in TASKS]
+        if unknown or not tasks:
+            raise ValueError(f"tasks must be a non-empty subset of {TASKS}, got {tasks}")
+        self.arch, self.tasks = arch, tuple(t for t in TASKS if t in tasks)
+        self.encoder = SharedCNN(arch)
+        c, s = self.encoder.out_channels, self.encoder.out_size
+        make = {
+            "arrow": lambda: ClassificationHead(c, s, 2),
+            "motion": lambda: ClassificationHead(c, s, 2),
+            "middle": lambda: MiddleBoxDecoder(self.encoder.spec),
+            "distill": lambda: ClassificationHead(c, s, n_distill),
+        }
+        self.heads = nn.ModuleDict({t: make[t]() for t in self.tasks})
+
+    def forward(self, x: torch.Tensor, task: str) -> torch.Tensor:
+        if task not in self.heads:
+            raise ValueError(f"task {task!r} is not enabled in this model (enabled: {self.tasks}; all: {TASKS})")
+        return self.heads[task](self.encoder(x))
+
+    def arrow(self, x: torch.Tensor) -> torch.Tensor:
+        """T1 logits ``(B, 2)`` for ``(B, 3, 2t+1, 64, 64)``: 0 forward, 1 backward."""
+        return self(x, "arrow")
+
+    def motion(self, x: torch.Tensor) -> torch.Tensor:
+        """T2 logits ``(B, 2)`` for ``(B, 3, 2t+1, 64, 64)``: 0 consecutive, 1 intermittent."""
+        return self(x, "motion")
+
+    def middle(self, x: torch.Tensor) -> torch.Tensor:
+        """T3 reconstruction ``(B, 3, 64, 64)`` in [0, 1] for the context ``(B, 3, 2t, 64, 64)``."""
+        return self(x, "middle")
+
+    def distill(self, x: torch.Tensor) -> torch.Tensor:
+        """T4 ``(B, n_distill)`` for the middle crop ``(B, 3, 1, 64, 64)``: ResNet-50 then YOLOv3."""
+        return self(x, "distill")
+
+
+def count_layers(model: nn.Module) -> dict[str, int]:
+    """Layer counts of Table 1 / section 3.2: Conv3d, MaxPool3d, decoder Conv2d, upsamplings."""
+    decoders = [m for m in model.modules() if isinstance(m, MiddleBoxDecoder)]
+    in_decoders = [m for d in decoders for m in d.modules()]
+    return {
+        "conv3d": sum(isinstance(m, nn.Conv3d) for m in model.modules()),
+        "maxpool3d": sum(isinstance(m, nn.MaxPool3d) for m in model.modules()),
+        "decoder_conv2d": sum(isinstance(m, nn.Conv2d) for m in in_decoders),
+        "upsample": sum(isinstance(m, nn.Upsample) for m in in_decoders),
+    }

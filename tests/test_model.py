@@ -1,0 +1,196 @@
+"""The SSMTL network against Table 1 and section 3.2 of the paper (bench/model.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from bench.model import (
+    ARCHITECTURES,
+    TASKS,
+    ClassificationHead,
+    GlobalTemporalMaxPool3d,
+    MiddleBoxDecoder,
+    SharedCNN,
+    SSMTL,
+    count_layers,
+)
+
+# Table 1, written out independently of bench/model.py: the 3D conv widths, in order, and the
+# number of 1x2x2 poolings before the final global-temporal one.
+CONV_WIDTHS = {
+    "shallow_narrow": [16, 32, 32],
+    "shallow_wide": [32, 64, 64],
+    "deep_narrow": [16, 16, 32, 32, 32, 32],
+    "deep_wide": [32, 32, 64, 64, 64, 64],
+}
+N_POOLS = {"shallow_narrow": 3, "shallow_wide": 3, "deep_narrow": 4, "deep_wide": 4}
+# Whole-model parameter counts (all four heads, n_distill=1080), pinned as a regression check.
+# The T4 FC layer (32 * (S/2)^2 x 1080) dominates, so the shallow nets (S=8) outweigh deep_narrow (S=4).
+N_PARAMS = {"shallow_narrow": 641_439, "shallow_wide": 837_087, "deep_narrow": 308_607, "deep_wide": 753_567}
+ARCHS = list(CONV_WIDTHS)
+
+
+def leaves(module: nn.Module) -> list[nn.Module]:
+    return [m for m in module.modules() if not list(m.children())]
+
+
+def n_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, SSMTL]:
+    torch.manual_seed(0)
+    return {arch: SSMTL(arch).eval() for arch in ARCHS}
+
+
+def test_architecture_table_matches_table_1():
+    assert set(ARCHITECTURES) == set(ARCHS)
+    for arch, spec in ARCHITECTURES.items():
+        assert [w for kind, *w in spec if kind == "conv" for w in w] == CONV_WIDTHS[arch]
+        assert sum(kind != "conv" for kind, *_ in spec) == N_POOLS[arch]
+        assert spec[-1] == ("tpool",) and [kind for kind, *_ in spec].count("tpool") == 1
+    assert TASKS == ("arrow", "motion", "middle", "distill")
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_encoder_layers(arch, models):
+    encoder = models[arch].encoder
+    convs = [m for m in encoder.modules() if isinstance(m, nn.Conv3d)]
+    assert [c.out_channels for c in convs] == CONV_WIDTHS[arch]
+    assert [c.in_channels for c in convs] == [3] + CONV_WIDTHS[arch][:-1]
+    for c in convs:
+        assert c.kernel_size == (3, 3, 3) and c.stride == (1, 1, 1) and c.padding == (1, 1, 1)
+    pools = [m for m in encoder.modules() if isinstance(m, nn.MaxPool3d)]
+    assert [tuple(p.kernel_size) for p in pools] == [(1, 2, 2)] * (N_POOLS[arch] - 1) + [(None, 2, 2)]
+    assert [tuple(p.stride) for p in pools] == [(1, 2, 2)] * (N_POOLS[arch] - 1) + [(None, 2, 2)]
+    assert isinstance(pools[-1], GlobalTemporalMaxPool3d)
+    # every Conv3d is followed by BatchNorm3d (of its width) and ReLU
+    seq = leaves(encoder)
+    for i, m in enumerate(seq):
+        if isinstance(m, nn.Conv3d):
+            assert isinstance(seq[i + 1], nn.BatchNorm3d) and seq[i + 1].num_features == m.out_channels
+            assert isinstance(seq[i + 2], nn.ReLU)
+    # the encoder parameters follow from Table 1 alone: conv weights + biases, BN scale + shift
+    widths = [3] + CONV_WIDTHS[arch]
+    assert n_params(encoder) == sum(27 * a * b + b + 2 * b for a, b in zip(widths, widths[1:]))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_layer_counts_and_decoder(arch, models):
+    model = models[arch]
+    n_conv = len(CONV_WIDTHS[arch])
+    assert count_layers(model) == {
+        "conv3d": n_conv,
+        "maxpool3d": N_POOLS[arch],
+        "decoder_conv2d": n_conv,
+        "upsample": N_POOLS[arch],
+    }
+    decoder = model.heads["middle"]
+    assert isinstance(decoder, MiddleBoxDecoder)
+    ups = [m for m in decoder.modules() if isinstance(m, nn.Upsample)]
+    assert all(u.mode == "nearest" and u.scale_factor == 2 for u in ups)
+    convs = [m for m in decoder.modules() if isinstance(m, nn.Conv2d)]
+    assert all(c.kernel_size == (3, 3) for c in convs)
+    assert convs[-1].out_channels == 3
+    # mirror of the encoder: the decoder widths are the encoder's read backwards
+    assert [c.out_channels for c in convs] == list(reversed([3] + CONV_WIDTHS[arch][:-1]))
+    seq = leaves(decoder)
+    for i, m in enumerate(seq):
+        if isinstance(m, nn.Conv2d) and m is not convs[-1]:
+            assert isinstance(seq[i + 1], nn.BatchNorm2d) and isinstance(seq[i + 2], nn.ReLU)
+    assert isinstance(seq[-1], nn.Sigmoid)
+    # T1/T2/T4 heads: 2D conv with 32 filters, 2x2 max-pooling, FC with 2 / 1080 units
+    for task, units in [("arrow", 2), ("motion", 2), ("distill", 1080)]:
+        head = model.heads[task]
+        assert isinstance(head, ClassificationHead)
+        assert head.conv[0].out_channels == 32 and head.pool.kernel_size == 2
+        s = model.encoder.out_size
+        assert head.fc.in_features == 32 * (s // 2) ** 2 and head.fc.out_features == units
+
+
+@pytest.mark.parametrize("t", [1, 2, 3, 4])
+@pytest.mark.parametrize("arch", ARCHS)
+def test_output_shapes(arch, t, models):
+    model = models[arch]
+    with torch.no_grad():
+        for b in (1, 3):
+            assert model.arrow(torch.rand(b, 3, 2 * t + 1, 64, 64)).shape == (b, 2)
+            assert model.motion(torch.rand(b, 3, 2 * t + 1, 64, 64)).shape == (b, 2)
+            middle = model.middle(torch.rand(b, 3, 2 * t, 64, 64))
+            assert middle.shape == (b, 3, 64, 64) and middle.min() >= 0 and middle.max() <= 1
+            assert model.distill(torch.rand(b, 3, 1, 64, 64)).shape == (b, 1080)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_temporal_pooling_is_global(arch, models):
+    encoder = models[arch].encoder
+    s = 64 // 2 ** N_POOLS[arch]
+    with torch.no_grad():
+        for t in (1, 7):  # T = 2..9 is covered by test_output_shapes
+            assert encoder(torch.rand(1, 3, t, 64, 64)).shape == (1, CONV_WIDTHS[arch][-1], s, s)
+    x = torch.randn(2, 5, 7, 8, 8)
+    expected = nn.functional.max_pool2d(x.amax(dim=2), 2).unsqueeze(2)
+    assert torch.equal(GlobalTemporalMaxPool3d()(x), expected)
+
+
+def test_parameter_counts(models):
+    encoder = {arch: n_params(models[arch].encoder) for arch in ARCHS}
+    assert encoder["shallow_narrow"] < encoder["shallow_wide"]
+    assert encoder["shallow_narrow"] < encoder["deep_narrow"] < encoder["deep_wide"]
+    assert {arch: n_params(models[arch]) for arch in ARCHS} == N_PARAMS
+
+
+def test_disabled_heads_are_absent():
+    model = SSMTL("shallow_narrow", tasks=("arrow", "middle"))
+    assert set(model.heads) == {"arrow", "middle"} and model.tasks == ("arrow", "middle")
+    names = [name for name, _ in model.named_parameters()]
+    assert not any(n.startswith(("heads.motion", "heads.distill")) for n in names)
+    full = SSMTL("shallow_narrow")
+    assert n_params(model) == n_params(full) - n_params(full.heads["motion"]) - n_params(full.heads["distill"])
+    x = torch.rand(1, 3, 5, 64, 64)
+    with pytest.raises(ValueError, match="'motion' is not enabled"):
+        model.motion(x)
+    with pytest.raises(ValueError, match="'distill' is not enabled"):
+        model.distill(x[:, :, :1])
+    assert model.eval().arrow(x).shape == (1, 2)
+    assert count_layers(SSMTL("deep_wide", tasks=("distill",)))["decoder_conv2d"] == 0
+
+
+def test_custom_distill_size_and_bad_arguments():
+    assert SSMTL(tasks=("distill",), n_distill=80).eval().distill(torch.rand(2, 3, 1, 64, 64)).shape == (2, 80)
+    with pytest.raises(ValueError, match="unknown architecture"):
+        SSMTL("deep_narrower")
+    with pytest.raises(ValueError, match="subset"):
+        SSMTL(tasks=("arrow", "jigsaw"))
+    with pytest.raises(ValueError, match="expected input"):
+        SharedCNN()(torch.rand(1, 3, 5, 32, 32))
+
+
+def test_deterministic_forward_and_backward():
+    def build() -> SSMTL:
+        torch.manual_seed(123)
+        return SSMTL("shallow_narrow")
+
+    a, b = build(), build()
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(p, q), name
+    torch.manual_seed(7)
+    x5, x4, x1 = torch.rand(2, 3, 5, 64, 64), torch.rand(2, 3, 4, 64, 64), torch.rand(2, 3, 1, 64, 64)
+    a.eval(), b.eval()
+    with torch.no_grad():
+        for task, x in [("arrow", x5), ("motion", x5), ("middle", x4), ("distill", x1)]:
+            assert torch.equal(a(x, task), b(x, task)) and torch.equal(a(x, task), a(x, task))
+    # train mode: the joint loss of eq. (5) back-propagates into the shared encoder
+    a.train()
+    labels = torch.tensor([0, 1])
+    loss = (
+        nn.functional.cross_entropy(a.arrow(x5), labels)
+        + nn.functional.cross_entropy(a.motion(x5), labels)
+        + (a.middle(x4) - x5[:, :, 2]).abs().mean()
+        + 0.5 * a.distill(x1).abs().mean()
+    )
+    loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in a.parameters())
