@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.datasets import DatasetError, VideoDataset
-from bench.metrics import frame_auc_report, postprocess, rbdc_tbdc
+from bench.metrics import frame_auc_report, postprocess, rbdc_tbdc, roc_auc
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -61,6 +61,25 @@ def check_scores(dataset: VideoDataset, scores: dict[str, np.ndarray], path: Pat
         raise DatasetError(problems)
 
 
+def auc_by_kind(dataset: VideoDataset, scores: dict[str, np.ndarray]) -> dict[str, float | None]:
+    """Micro AUC of each anomaly kind: its frames against all normal frames (synthetic scenes).
+
+    ``Video.kinds`` is a per-frame bitmask (:data:`bench.synth.ANOMALY_KINDS`); frames of other
+    kinds are left out, so each figure says how well that kind alone is separated from normal.
+    """
+    from bench.synth import ANOMALY_KINDS
+
+    videos = dataset.videos("test")
+    kinds = np.concatenate([v.kinds for v in videos])
+    values = np.concatenate([scores[v.id] for v in videos])
+    result: dict[str, float | None] = {}
+    for name, bit in ANOMALY_KINDS.items():
+        positive, normal = (kinds & bit) > 0, kinds == 0
+        keep = positive | normal
+        result[name] = roc_auc(positive[keep], values[keep]) if positive.any() and normal.any() else None
+    return result
+
+
 def evaluate(
     dataset: VideoDataset,
     scores: dict[str, np.ndarray],
@@ -73,6 +92,8 @@ def evaluate(
     """Frame-level AUCs (micro and macro) and, with regions, RBDC and TBDC."""
     scores = postprocess(scores, sigma=smooth_sigma, normalize=normalize)
     result = frame_auc_report(dataset.test_labels(), scores)
+    if all(v.kinds is not None for v in dataset.videos("test")):
+        result["auc_by_kind"] = auc_by_kind(dataset, scores)
     if regions is not None:
         frames = sum(v.num_frames for v in dataset.videos("test"))
         localization = rbdc_tbdc(regions, dataset.test_tracks(), frames, alpha=alpha, beta=beta)

@@ -412,7 +412,7 @@ def teacher_targets(
     dataset: VideoDataset,
     split: Split,
     out_path: str | Path,
-    imagenet: ImageNetTeacher,
+    imagenet: ImageNetTeacher | None,
     detector: DetectorTeacher | None = None,
     batch_size: int = 32,
     progress: bool = True,
@@ -422,6 +422,8 @@ def teacher_targets(
     0..999 the ImageNet logits of the box crop, 1000..1079 the detector's class probabilities
     (the table's own ``class_scores``; rows with NaN, or all rows with
     ``recompute_class_scores``, from ``detector``). Row ``i`` belongs to row ``i`` of the table.
+    With ``imagenet=None`` (test splits: eq. 6 uses only the detector's probabilities, section
+    3.4) the ImageNet columns are left NaN.
 
     Streams over the videos, reading only the ``batch_size``-frame batches that hold detections
     (one batch in memory at a time), into a ``.npy`` written by
@@ -461,7 +463,7 @@ def teacher_targets(
                             f"{dataset.name} {split} video {video_id}: detections name frames beyond its {video.num_frames}"
                         )
                     boxes = detections.boxes[rows]
-                    targets[rows, :IMAGENET_CLASSES] = imagenet(frames, boxes, local)
+                    targets[rows, :IMAGENET_CLASSES] = np.nan if imagenet is None else imagenet(frames, boxes, local)
                     class_scores = detections.class_scores[rows]
                     todo = (
                         np.ones(len(rows), bool) if recompute_class_scores else np.isnan(class_scores).any(axis=1)
@@ -470,7 +472,8 @@ def teacher_targets(
                         class_scores = class_scores.copy()
                         class_scores[todo] = detector(frames, boxes[todo], local[todo])
                     targets[rows, IMAGENET_CLASSES:] = class_scores
-                    if not np.isfinite(targets[rows]).all():
+                    computed = targets[rows] if imagenet is not None else targets[rows, IMAGENET_CLASSES:]
+                    if not np.isfinite(computed).all():
                         raise RuntimeError(f"{dataset.name} {split} video {video_id}: non-finite teacher output")
                     bar.update(len(rows))
         targets.flush()
