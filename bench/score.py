@@ -37,6 +37,8 @@ YOLO_CLASSES = 80
 @torch.no_grad()
 def object_scores(model: SSMTL, cache: TubeCache, targets: np.ndarray | None, batch_size: int = 256, progress: bool = True) -> dict[str, np.ndarray]:
     """Per-head anomaly scores and their mean (eq. 6) for every tube of a test cache."""
+    if "distill" in model.tasks and targets is None:
+        raise ValueError("the distillation head needs targets: the test split's detector class probabilities (ssmtl teachers --imagenet none)")
     device = next(model.parameters()).device
     model.eval()
     heads: dict[str, list[np.ndarray]] = {task: [] for task in model.tasks}

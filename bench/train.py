@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from bench.model import SSMTL, TASKS
+from bench.model import ARCHITECTURES, SSMTL, TASKS
 from bench.tubes import TubeCache
 
 PAPER_BATCH_SIZE = {"shallow_narrow": 256, "deep_narrow": 128, "shallow_wide": 128, "deep_wide": 64}
@@ -58,6 +58,10 @@ class TrainConfig:
         unknown = set(self.tasks) - set(TASKS)
         if unknown or not self.tasks:
             raise ValueError(f"tasks must be a non-empty subset of {TASKS}, got {self.tasks}")
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {self.arch!r}; choose one of {sorted(ARCHITECTURES)}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size <= 0:
             self.batch_size = PAPER_BATCH_SIZE[self.arch]
 
@@ -125,11 +129,11 @@ def task_losses(model: SSMTL, batch: dict[str, torch.Tensor], tasks: tuple[str, 
         context = torch.cat([x[:, :, :t], x[:, :, t + 1 :]], dim=2)
         error = (model.middle(context).float() - x[:, :, t]).abs()
         losses["middle"] = error.mean()
-        figures["abs_middle"] = float(error.mean(dim=(1, 2, 3)).sum())
+        figures["abs_middle"] = float(error.detach().mean(dim=(1, 2, 3)).sum())
     if "distill" in tasks:
         error = (model.distill(x[:, :, t : t + 1]).float() - batch["teacher"]).abs()
         losses["distill"] = error.mean()
-        figures["abs_distill"] = float(error.mean(dim=1).sum())
+        figures["abs_distill"] = float(error.detach().mean(dim=1).sum())
     return losses, figures
 
 
@@ -164,7 +168,8 @@ def run_epoch(model: SSMTL, cache: TubeCache, teachers: np.ndarray | None, rows:
                 optimizer.step()
             n = len(batch_rows)
             seen += n
-            for name, value in {**{f"loss_{k}": float(v) * n for k, v in losses.items()}, "joint": float(loss) * n, **figures}.items():
+            scalars = {**{f"loss_{k}": float(v.detach()) * n for k, v in losses.items()}, "joint": float(loss.detach()) * n, **figures}
+            for name, value in scalars.items():
                 sums[name] = sums.get(name, 0.0) + value
     if device.type == "cuda":
         torch.cuda.synchronize()
