@@ -82,6 +82,9 @@ def paint_maps(frames: np.ndarray, boxes: np.ndarray, scores: np.ndarray, num_fr
     ys, xs = np.arange(h) * scale + scale / 2, np.arange(w) * scale + scale / 2
     rows = (ys[None, :] >= boxes[:, 1:2]) & (ys[None, :] < boxes[:, 3:4])  # (K, h)
     cols = (xs[None, :] >= boxes[:, 0:1]) & (xs[None, :] < boxes[:, 2:3])  # (K, w)
+    # a box smaller than a map cell may hold no cell centre: it then paints the cell of its centre
+    rows |= ~rows.any(1, keepdims=True) & (np.arange(h)[None, :] == np.clip((boxes[:, 1:2] + boxes[:, 3:4]) // (2 * scale), 0, h - 1))
+    cols |= ~cols.any(1, keepdims=True) & (np.arange(w)[None, :] == np.clip((boxes[:, 0:1] + boxes[:, 2:3]) // (2 * scale), 0, w - 1))
     order = np.argsort(frames, kind="stable")
     starts = np.searchsorted(frames[order], np.arange(num_frames + 1))
     for frame in np.flatnonzero(np.diff(starts)):

@@ -266,3 +266,11 @@ def test_late_fusion_hand_example():
     np.testing.assert_allclose(fused["v2"], [0.0, 0.25, 0.5])
     # weight 0.25 on the object level: 0.25 * (0, .5, 1) + 0.75 * (0, 1, .5) = (0, .875, .625)
     np.testing.assert_allclose(late_fusion(obj, frm, weight=0.25)["v1"], [0.0, 0.875, 0.625])
+
+
+def test_a_box_smaller_than_a_map_cell_still_paints_its_cell():
+    from bench.score import paint_maps
+
+    boxes = np.array([[5.0, 5.0, 6.0, 6.0]])  # 1x1 pixel box, map cells are 4x4 pixels
+    maps = paint_maps(np.array([0]), boxes, np.array([0.7]), 1, (16, 16), 4)
+    assert maps[0, 1, 1] == pytest.approx(0.7) and maps.sum() == pytest.approx(0.7)
