@@ -184,6 +184,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fuse(args: argparse.Namespace) -> int:
+    from bench.pipeline import run_fusion
+
+    run_fusion(args.object_scores, args.frame_scores, args.out, args.weight)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     detect = commands.add_parser("detect", help="detect objects in every frame of a split (section 3.1)")
     add_dataset_arguments(detect)
@@ -248,6 +256,13 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     score.add_argument("--out-regions", required=True, type=Path)
     score.add_argument("--out-objects", required=True, type=Path)
     score.set_defaults(func=cmd_score)
+
+    fuse = commands.add_parser("fuse", help="late fusion of object-level and frame-level frame scores (section 3.5)")
+    fuse.add_argument("--object-scores", required=True, type=Path, help="frame scores of the object-level model (.npz)")
+    fuse.add_argument("--frame-scores", required=True, type=Path, help="frame scores of the frame-level model (--detector full_frame)")
+    fuse.add_argument("--weight", type=float, default=0.5, help="weight of the object level after per-video min-max normalisation")
+    fuse.add_argument("--out", required=True, type=Path)
+    fuse.set_defaults(func=cmd_fuse)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -85,3 +85,11 @@ def test_evaluate_ped2_perfect_scores(ped2_root: Path, tmp_path: Path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["auc_micro"] == 1.0 and result["frames"] == 2010
     assert result["one_class_videos"] == ["08", "09", "10", "11"]  # fully abnormal test videos
+
+
+def test_fuse_averages_normalised_scores(tmp_path: Path):
+    np.savez(tmp_path / "object.npz", v=np.array([0.0, 2.0, 4.0]))
+    np.savez(tmp_path / "frame.npz", v=np.array([10.0, 10.0, 30.0]))
+    args = ["fuse", "--object-scores", str(tmp_path / "object.npz"), "--frame-scores", str(tmp_path / "frame.npz"), "--out", str(tmp_path / "f.npz")]
+    assert main(args) == 0
+    assert np.allclose(np.load(tmp_path / "f.npz")["v"], [0.0, 0.25, 1.0])
