@@ -12,6 +12,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.datasets import VideoDataset  # noqa: E402
+from bench.metrics import normalize_per_video  # noqa: E402
+
+
+def save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def plot_frame_scores(dataset: VideoDataset, scores: dict[str, np.ndarray], out_dir: Path) -> list[Path]:
@@ -22,16 +30,10 @@ def plot_frame_scores(dataset: VideoDataset, scores: dict[str, np.ndarray], out_
         fig, ax = plt.subplots(figsize=(8, 2.5))
         x = np.arange(video.num_frames)
         ax.fill_between(x, 0, 1, where=video.labels > 0, color="tab:red", alpha=0.2, step="mid", label="ground truth", transform=ax.get_xaxis_transform())
-        s = scores[video.id]
-        span = np.ptp(s)
-        ax.plot(x, (s - s.min()) / span if span > 0 else s, color="tab:blue", label="anomaly score")
+        ax.plot(x, normalize_per_video(scores[video.id]), color="tab:blue", label="anomaly score")
         ax.set(xlim=(0, video.num_frames - 1), ylim=(0, 1.02), xlabel="frame", ylabel="score (normalised)", title=f"{dataset.name} test video {video.id}")
         ax.legend(loc="upper right", fontsize=8)
-        fig.tight_layout()
-        path = out_dir / f"scores_{video.id}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save(fig, out_dir / f"scores_{video.id}.png"))
     return paths
 
 
@@ -55,9 +57,5 @@ def plot_localization(dataset: VideoDataset, regions: dict[str, np.ndarray], out
             ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="lime", lw=1, ls="--"))
         ax.set_axis_off()
         ax.set_title(f"video {vid} frame {frame}: red = detected, green = ground truth", fontsize=8)
-        fig.tight_layout()
-        path = out_dir / f"localization_{rank}_{vid}_{frame}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save(fig, out_dir / f"localization_{rank}_{vid}_{frame}.png"))
     return paths

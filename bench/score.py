@@ -27,7 +27,7 @@ import torch
 from scipy import ndimage
 from tqdm import tqdm
 
-from bench.metrics import gaussian_smooth
+from bench.metrics import gaussian_smooth, normalize_per_video
 from bench.model import SSMTL
 from bench.tubes import TubeCache
 
@@ -120,9 +120,4 @@ def scored_regions(cache: TubeCache, scores: np.ndarray) -> dict[str, np.ndarray
 
 def late_fusion(object_level: dict[str, np.ndarray], frame_level: dict[str, np.ndarray], weight: float = 0.5) -> dict[str, np.ndarray]:
     """Section 3.5: per video, min-max normalise both frame-score series and average them."""
-
-    def unit(x: np.ndarray) -> np.ndarray:
-        span = np.ptp(x)
-        return (x - x.min()) / span if span > 0 else np.zeros_like(x)
-
-    return {k: weight * unit(object_level[k]) + (1 - weight) * unit(frame_level[k]) for k in object_level}
+    return {k: weight * normalize_per_video(object_level[k]) + (1 - weight) * normalize_per_video(frame_level[k]) for k in object_level}

@@ -31,6 +31,7 @@ import torch
 from bench.datasets.base import DatasetError, Split, VideoDataset
 from bench.detection.detectors import YoloRunner, xywh_to_xyxy
 from bench.detection.table import NUM_COCO_CLASSES, Detections
+from bench.tubes import frames_to_tensor
 
 MODELS_ENV = "SSMTL_MODELS_DIR"
 DEFAULT_MODELS_DIR = Path("~/.cache/ssmtl-bench/models")
@@ -180,11 +181,6 @@ def _flatten_boxes(
     return boxes, frame_index
 
 
-def frames_to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
-    """RGB ``uint8 (n, H, W, 3)`` to float ``(n, 3, H, W)`` in [0, 1] on ``device``."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
-
-
 def crop_boxes(
     images: torch.Tensor, boxes: torch.Tensor, frame_index: torch.Tensor, size: int = 224, sampling_ratio: int = -1
 ) -> torch.Tensor:
@@ -278,7 +274,7 @@ class ImageNetTeacher:
     ) -> torch.Tensor:
         """The network inputs ``(M, 3, S, S)``, RGB in [0, 1] (before normalisation)."""
         boxes, frame_index = _flatten_boxes(boxes, frame_index, len(frames))
-        images = frames_to_tensor(frames, self.device)
+        images = frames_to_tensor(frames, self.device).div_(255.0)
         return crop_boxes(
             images,
             torch.from_numpy(boxes).to(self.device),
@@ -298,7 +294,7 @@ class ImageNetTeacher:
         if not len(boxes):
             return out
         used = np.unique(frame_index)  # convert only frames that have boxes
-        images = frames_to_tensor(frames[used], self.device)
+        images = frames_to_tensor(frames[used], self.device).div_(255.0)
         local = torch.from_numpy(np.searchsorted(used, frame_index)).to(self.device)
         boxes_t = torch.from_numpy(boxes).to(self.device)
         for start in range(0, len(boxes), self.batch_size):

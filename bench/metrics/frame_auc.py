@@ -35,6 +35,8 @@ from __future__ import annotations
 from typing import Literal, Mapping
 
 import numpy as np
+
+from bench.metrics.postprocess import normalize_per_video
 from sklearn.metrics import roc_curve
 
 PAPER_MACRO_CONVENTION: Literal["padded", "strict"] = "padded"
@@ -166,12 +168,7 @@ def frame_auc_macro_padded(labels: ArrayMap, scores: ArrayMap) -> float:
     video's own ranking, hence its unpadded AUC, unchanged). A constant video becomes zeros.
     """
     triples = _videos(labels, scores)
-    return float(np.mean([_padded_auc(y, _min_max(s)) for _, y, s in triples]))
-
-
-def _min_max(scores: np.ndarray) -> np.ndarray:
-    low, span = scores.min(), np.ptp(scores)
-    return (scores - low) / span if span > 0 else np.zeros_like(scores)
+    return float(np.mean([_padded_auc(y, normalize_per_video(s)) for _, y, s in triples]))
 
 
 def frame_auc_report(labels: ArrayMap, scores: ArrayMap) -> dict:
