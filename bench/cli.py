@@ -16,8 +16,20 @@
       Joint training on the proxy tasks (section 3.3), one MLflow run.
   ssmtl score NAME --root DIR --model MODEL.pt --tubes DIR --out-scores FILE.npz
       Object scores (eq. 6), anomaly maps and frame scores (section 3.4).
+  ssmtl fuse --object-scores FILE --frame-scores FILE --out FILE.npz
+      Late fusion of object-level and frame-level frame scores (section 3.5).
   ssmtl evaluate NAME --root DIR --scores FILE.npz [--regions FILE] [--json]
       Frame-level AUC (micro and macro) and, with regions, RBDC and TBDC.
+  ssmtl search NAME --root DIR --detections FILE --teachers FILE --out FILE.json
+      Optuna search of t and lambda on the validation joint loss (section 4.2), resumable.
+  ssmtl ablation prepare|run NAME --root DIR ...
+      Table 4: the shared tube caches, then one row and seed (train, score, evaluate).
+  ssmtl report [--metrics DIR] [--out reports]
+      Tables 2-4 (micro and macro AUC, ours next to published) from the metrics files.
+  ssmtl gate [--reference FILE]
+      CI regression gate: a small CPU profile against stored reference AUCs.
+  ssmtl bench tubes|model|fps ...
+      Benchmarks: tubes/s and peak memory, samples/s and objects/s, end-to-end FPS.
 
 Dataset names: ped1, ped2, avenue, shanghaitech, synthetic. Exit codes: 0 success, 2 bad input
 (the message names each file and problem).
@@ -26,15 +38,27 @@ Dataset names: ped1, ped2, avenue, shanghaitech, synthetic. Exit codes: 0 succes
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bench.datasets import DATASETS, DatasetError, VideoDataset, check_dataset, open_dataset
 
+if TYPE_CHECKING:
+    from bench.score import MapConfig
+
 EXIT_BAD_INPUT = 2
+#: Commands with their own argument parser: ``ssmtl NAME ...`` runs ``MODULE.main([...])``.
+DELEGATED = {
+    "bench": ("bench.benchmarks", "benchmarks: 'ssmtl bench tubes|model|fps ...' (tubes/s, peak memory, samples/s, objects/s, FPS)"),
+    "search": ("bench.search", "the Optuna search of t and lambda (section 4.2): 'ssmtl search -h'"),
+    "report": ("bench.report", "Tables 2-4 from the metrics files: 'ssmtl report -h'"),
+    "gate": ("bench.gate", "CI regression gate against stored reference AUCs: 'ssmtl gate -h'"),
+}
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +66,19 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", required=True, type=Path, help="dataset root folder")
     parser.add_argument("--labels", choices=["default", "masks", "mnad"], default="default", help="avenue only: frame labels from the official masks (default) or the MNAD file")
     parser.add_argument("--tracks-dir", type=Path, help="shanghaitech only: folder of AED track files (default: found under the root)")
+
+
+def add_map_arguments(parser: argparse.ArgumentParser) -> None:
+    """Anomaly-map options of section 3.4 (the paper gives no sizes: ours, see params.yaml)."""
+    parser.add_argument("--map-scale", type=int, default=4, help="anomaly map is this many times smaller than the frame")
+    parser.add_argument("--mean-filter", type=int, nargs=3, default=[3, 5, 5], metavar=("FRAMES", "H", "W"), help="3D mean filter size")
+    parser.add_argument("--sigma", type=float, default=3.0, help="temporal Gaussian filter on frame scores (frames)")
+
+
+def map_config(args: argparse.Namespace) -> "MapConfig":
+    from bench.score import MapConfig
+
+    return MapConfig(map_scale=args.map_scale, mean_filter=tuple(args.mean_filter), sigma=args.sigma)
 
 
 def parse_bool(text: str) -> bool:
@@ -150,7 +187,8 @@ def cmd_teachers(args: argparse.Namespace) -> int:
     from bench.pipeline import run_teachers
 
     imagenet = None if args.imagenet == "none" else args.imagenet
-    targets = run_teachers(dataset_from(args), args.split, args.detections, args.out, imagenet, args.detector_weights, args.match, args.image_size, args.device)
+    detector_weights = None if args.detector_weights == "none" else args.detector_weights
+    targets = run_teachers(dataset_from(args), args.split, args.detections, args.out, imagenet, detector_weights, args.match, args.image_size, args.device)
     print(f"wrote {args.out} {targets.shape}")
     return 0
 
@@ -169,17 +207,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = TrainConfig(arch=args.arch, tasks=tuple(args.tasks.split(",")), lam=args.lam, epochs=args.epochs, batch_size=args.batch_size,
                          lr=args.lr, seed=args.seed, device=args.device)
-    summary = run_train(args.tubes, args.teachers, config, args.out, args.metrics, args.dataset)
+    summary = run_train(args.tubes, args.teachers, config, args.out, args.metrics, args.dataset, args.level)
     print_result({k: v for k, v in summary.items() if isinstance(v, (int, float))}, False)
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     from bench.pipeline import run_score
-    from bench.score import MapConfig
 
-    config = MapConfig(map_scale=args.map_scale, mean_filter=tuple(args.mean_filter), sigma=args.sigma)
-    run_score(dataset_from(args), args.model, args.tubes, args.targets, config, args.out_scores, args.out_regions, args.out_objects, args.device)
+    run_score(dataset_from(args), args.model, args.tubes, args.targets, map_config(args), args.out_scores, args.out_regions, args.out_objects, args.device)
     print(f"wrote {args.out_scores}, {args.out_regions}, {args.out_objects}")
     return 0
 
@@ -190,6 +226,70 @@ def cmd_fuse(args: argparse.Namespace) -> int:
     run_fusion(args.object_scores, args.frame_scores, args.out, args.weight)
     print(f"wrote {args.out}")
     return 0
+
+
+def cmd_ablation_prepare(args: argparse.Namespace) -> int:
+    from bench.ablation import prepare_inputs
+    from bench.search import read_best
+
+    t, _ = read_best(args.search)
+    sources = {
+        level: {split: (args.detections / f"{prefix}{split}.npz", args.teachers / f"{prefix}{split}.npy") for split in ("train", "test")}
+        for level, prefix in (("object", ""), ("frame", "frame_"))
+        if level in args.levels
+    }
+    strides = {"train": args.train_frame_stride, "test": args.test_frame_stride}
+    meta = prepare_inputs(dataset_from(args), sources, t, args.seed, strides, args.out)
+    print(f"wrote {args.out}: {meta}")
+    return 0
+
+
+def cmd_ablation_run(args: argparse.Namespace) -> int:
+    from bench.ablation import RowProfile, load_rows, run_row
+    from bench.search import read_best
+
+    rows = load_rows(args.rows)
+    if args.row not in rows:
+        raise ValueError(f"{args.rows}: no row {args.row!r}; rows: {', '.join(rows)}")
+    _, lam = read_best(args.search)
+    profile = RowProfile(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device)
+    summary = run_row(rows[args.row], args.seed, dataset_from(args), args.inputs, lam, profile, map_config(args),
+                      args.alpha, args.beta, args.out, args.model)
+    print_result({k: v for k, v in summary["eval"].items() if isinstance(v, float)}, False)
+    return 0
+
+
+def add_ablation_commands(commands: argparse._SubParsersAction) -> None:
+    ablation = commands.add_parser("ablation", help="Table 4: train, score and evaluate the ablation rows").add_subparsers(dest="ablation", required=True)
+    prepare = ablation.add_parser("prepare", help="the rows' shared tube caches at the searched t")
+    add_dataset_arguments(prepare)
+    prepare.add_argument("--search", required=True, type=Path, help="search result JSON (best t and lambda, ssmtl search)")
+    prepare.add_argument("--detections", required=True, type=Path, help="folder of the pipeline's {,frame_}{train,test}.npz detections")
+    prepare.add_argument("--teachers", required=True, type=Path, help="folder of the pipeline's {,frame_}{train,test}.npy teacher targets")
+    prepare.add_argument("--levels", nargs="+", choices=["object", "frame"], default=["object", "frame"])
+    prepare.add_argument("--train-frame-stride", type=int, default=1, help="keep the objects of every N-th training frame (1 = all, the paper)")
+    prepare.add_argument("--test-frame-stride", type=int, default=1, help="score and evaluate every N-th test frame (1 = all, the paper)")
+    prepare.add_argument("--seed", type=int, default=0, help="seed of the intermittent sequences")
+    prepare.add_argument("--out", required=True, type=Path)
+    prepare.set_defaults(func=cmd_ablation_prepare)
+
+    run = ablation.add_parser("run", help="one row and seed: train, score, evaluate (one MLflow child run of the sweep)")
+    add_dataset_arguments(run)
+    run.add_argument("--row", required=True, help="row id in --rows (e.g. sn_T1, dw_all_frame)")
+    run.add_argument("--rows", type=Path, default=Path("experiments/ablation.yaml"))
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--inputs", required=True, type=Path, help="folder written by 'ssmtl ablation prepare'")
+    run.add_argument("--search", required=True, type=Path, help="search result JSON (lambda of eq. 5)")
+    run.add_argument("--epochs", type=int, default=30)
+    run.add_argument("--batch-size", type=int, default=0, help="0 = the paper's for the architecture")
+    run.add_argument("--lr", type=float, default=1e-3)
+    run.add_argument("--device", default="auto")
+    add_map_arguments(run)
+    run.add_argument("--alpha", type=float, default=0.1)
+    run.add_argument("--beta", type=float, default=0.1)
+    run.add_argument("--out", required=True, type=Path, help="metrics JSON to write")
+    run.add_argument("--model", required=True, type=Path, help="checkpoint to write")
+    run.set_defaults(func=cmd_ablation_run)
 
 
 def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
@@ -211,7 +311,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     teachers.add_argument("--split", choices=["train", "test"], required=True)
     teachers.add_argument("--detections", required=True, type=Path)
     teachers.add_argument("--imagenet", default="resnet50", help="torchvision classifier name or TorchScript path; 'none' for test splits (eq. 6 needs only the detector)")
-    teachers.add_argument("--detector-weights", default="yolov3u.pt", help="COCO detector for class probabilities of boxes that carry none")
+    teachers.add_argument("--detector-weights", default="yolov3u.pt", help="COCO detector for class probabilities of boxes that carry none; 'none' for ImageNet logits alone (the frame level, section 3.5)")
     teachers.add_argument("--match", choices=["iou", "nms"], default="nms", help="how a box finds the detector's class vector (see bench/teachers.py)")
     teachers.add_argument("--image-size", type=int, default=640)
     teachers.add_argument("--device", default="cpu")
@@ -229,6 +329,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
 
     train = commands.add_parser("train", help="joint training on the proxy tasks (one MLflow run)")
     train.add_argument("--dataset", default="dataset", help="dataset name for the run's tags")
+    train.add_argument("--level", choices=["object", "frame"], default="object", help="what the tubes hold: detected objects or whole frames (section 3.5); a tag of the run")
     train.add_argument("--tubes", required=True, type=Path, help="training tube cache")
     train.add_argument("--teachers", type=Path, help="training distillation targets (.npy)")
     train.add_argument("--arch", choices=["shallow_narrow", "shallow_wide", "deep_narrow", "deep_wide"], default="shallow_narrow")
@@ -248,9 +349,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     score.add_argument("--model", required=True, type=Path)
     score.add_argument("--tubes", required=True, type=Path, help="test tube cache")
     score.add_argument("--targets", type=Path, help="test distillation targets (detector probabilities)")
-    score.add_argument("--map-scale", type=int, default=4, help="anomaly map is this many times smaller than the frame")
-    score.add_argument("--mean-filter", type=int, nargs=3, default=[3, 5, 5], metavar=("FRAMES", "H", "W"), help="3D mean filter size")
-    score.add_argument("--sigma", type=float, default=3.0, help="temporal Gaussian filter on frame scores (frames)")
+    add_map_arguments(score)
     score.add_argument("--device", default="cpu")
     score.add_argument("--out-scores", required=True, type=Path)
     score.add_argument("--out-regions", required=True, type=Path)
@@ -291,9 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     frame_diff.set_defaults(func=cmd_frame_diff)
 
     add_pipeline_commands(commands)
-    bench = commands.add_parser("bench", help="benchmarks: 'ssmtl bench tubes ...' (tubes/s, peak memory), 'ssmtl bench model ...' (samples/s, objects/s)", add_help=False)
-    bench.add_argument("args", nargs=argparse.REMAINDER)
-    bench.set_defaults(func=lambda args: __import__("bench.benchmarks", fromlist=["main"]).main(args.args))
+    add_ablation_commands(commands)
+    for name, (_, text) in DELEGATED.items():  # listed for the help; main() hands their arguments over
+        commands.add_parser(name, help=text, add_help=False)
 
     evaluate = commands.add_parser("evaluate", help="frame AUC (micro/macro), RBDC and TBDC of a score file")
     add_dataset_arguments(evaluate)
@@ -312,6 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in DELEGATED:
+        return importlib.import_module(DELEGATED[argv[0]][0]).main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -48,6 +48,7 @@ ARCHITECTURES: dict[str, list[tuple]] = {
 }  # fmt: skip
 
 TASKS = ("arrow", "motion", "middle", "distill")  # T1..T4 (section 3.3)
+SEQUENCE_TASKS = ("arrow", "motion")  # T1, T2: both classify the same forward 2t+1 sequence at inference (eq. 6)
 INPUT_SIZE = 64  # "the spatial size of the RGB input is 64 x 64 pixels" (section 3.2)
 HEAD_FILTERS = 32  # "a 2D conv layer with 32 filters" (section 3.2)
 N_DISTILL = 1080  # 1000 ResNet-50 pre-softmax features + 80 YOLOv3 class probabilities (eq. 4)
@@ -199,6 +200,19 @@ class SSMTL(nn.Module):
     def motion(self, x: torch.Tensor) -> torch.Tensor:
         """T2 logits ``(B, 2)`` for ``(B, 3, 2t+1, 64, 64)``: 0 consecutive, 1 intermittent."""
         return self(x, "motion")
+
+    def sequence_logits(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Logits of every enabled head among T1/T2 for one ``(B, 3, 2t+1, 64, 64)`` sequence.
+
+        At inference (eq. 6) both heads score the same forward, consecutive test sequence, so the
+        shared CNN runs once for both; the results equal :meth:`arrow` and :meth:`motion` called
+        one by one (in eval mode; in train mode batch norm's running statistics update once).
+        """
+        tasks = [task for task in SEQUENCE_TASKS if task in self.heads]
+        if not tasks:
+            raise ValueError(f"neither of {SEQUENCE_TASKS} is enabled in this model (enabled: {self.tasks})")
+        h = self.encoder(x)
+        return {task: self.heads[task](h) for task in tasks}
 
     def middle(self, x: torch.Tensor) -> torch.Tensor:
         """T3 reconstruction ``(B, 3, 64, 64)`` in [0, 1] for the context ``(B, 3, 2t, 64, 64)``."""

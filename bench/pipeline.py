@@ -53,13 +53,15 @@ def run_detect(dataset: VideoDataset, split: str, detector: Detector, out: Path,
 
 
 def run_teachers(dataset: VideoDataset, split: str, detections_path: Path, out: Path, imagenet: str | None,
-                 detector_weights: str, match: str, image_size: int, device: str) -> np.ndarray:
-    """Distillation targets (section 3.3, task 4); ``imagenet=None`` keeps only the detector part."""
+                 detector_weights: str | None, match: str, image_size: int, device: str) -> np.ndarray:
+    """Distillation targets (section 3.3, task 4). ``imagenet=None`` keeps only the detector part
+    (test splits); ``detector_weights=None`` only the ImageNet part (the frame level, section 3.5)."""
     detections = Detections.load(detections_path)
     teacher = ImageNetTeacher(imagenet, device=device) if imagenet else None
-    needs_detector = not bool(detections.has_class_scores.all())
+    with_detector = detector_weights is not None
+    needs_detector = with_detector and not bool(detections.has_class_scores.all())
     detector = DetectorTeacher(resolve_weights(detector_weights), device=device, image_size=image_size, match=match) if needs_detector else None
-    return teacher_targets(detections, dataset, split, out, teacher, detector)
+    return teacher_targets(detections, dataset, split, out, teacher, detector, with_detector=with_detector)
 
 
 def run_tubes(dataset: VideoDataset, split: str, detections_path: Path, out_dir: Path, t: int, seed: int) -> TubeCache:
@@ -75,17 +77,17 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def run_train(tubes_dir: Path, teachers_path: Path | None, config: TrainConfig, out_model: Path, metrics_out: Path,
-              dataset_name: str, experiment: str = "ssmtl-train") -> dict:
+              dataset_name: str, level: str = "object", experiment: str = "ssmtl-train") -> dict:
     """Train (section 3.3) as one MLflow run: params, per-epoch losses, Table 4 figures, checkpoint."""
     cache = TubeCache.open(tubes_dir)
     teachers = np.load(teachers_path, mmap_mode="r") if teachers_path and "distill" in config.tasks else None
-    tags = {"dataset": dataset_name, "arch": config.arch, "tasks": "+".join(config.tasks), "level": "object"}
+    tags = {"dataset": dataset_name, "arch": config.arch, "tasks": "+".join(config.tasks), "level": level}
     with tracking.run(experiment, f"{dataset_name}-{config.arch}-{'+'.join(config.tasks)}", {**asdict(config), "t": cache.t}, tags) as mlflow:
         start = time.perf_counter()
         result = train(cache, teachers, config, on_epoch=lambda epoch, record: mlflow.log_metrics(record, step=epoch))
         save_checkpoint(out_model, result, config, cache.t)
         summary = {"best_epoch": result.best_epoch, **result.best_val.flat("val"), "train_seconds": time.perf_counter() - start,
-                   "train_tubes": len(cache)}
+                   "train_tubes": len(cache), "config": {**asdict(config), "t": cache.t, "level": level}}
         write_json(metrics_out, summary)
         mlflow.log_metrics({k: v for k, v in summary.items() if isinstance(v, (int, float))})
         mlflow.log_artifact(str(metrics_out))

@@ -28,37 +28,68 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from bench.metrics import gaussian_smooth, normalize_per_video
-from bench.model import SSMTL
+from bench.model import SEQUENCE_TASKS, SSMTL
 from bench.tubes import TubeCache
 
 YOLO_CLASSES = 80
+IMAGENET_FEATURES = 1000
+# CPU: large 3D-conv batches thrash the caches (a shallow_narrow activation is 1.8 MB per tube).
+# object_scores, shallow_narrow, 2 shared AMD EPYC cores, 512 synthetic test tubes, objects/s:
+# batch 256: 40, 64: 59, 32: 58, 16: 64, 8: 95 (4 and 2: no faster); separate T1/T2 passes at 256: 28.
+CPU_BATCH_SIZE = 8
+CUDA_BATCH_SIZE = 256  # GPUs want large batches (the previous default; not measured here)
+
+
+def default_batch_size(device: torch.device) -> int:
+    """The scoring batch size for ``device`` (see :data:`CPU_BATCH_SIZE`)."""
+    return CPU_BATCH_SIZE if device.type == "cpu" else CUDA_BATCH_SIZE
+
+
+def distill_scores(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """T4 score of eq. (6): mean absolute difference between the detector's class probabilities
+    and the student's prediction of them (the last 80 columns of both; ``target`` may hold only
+    those 80). 1000-column targets (frame level, no detector) compare the ImageNet logits."""
+    part = slice(None) if target.shape[1] == IMAGENET_FEATURES else slice(-YOLO_CLASSES, None)
+    return np.abs(predicted[:, part] - target[:, part]).mean(axis=1)
 
 
 @torch.no_grad()
-def object_scores(model: SSMTL, cache: TubeCache, targets: np.ndarray | None, batch_size: int = 256, progress: bool = True) -> dict[str, np.ndarray]:
-    """Per-head anomaly scores and their mean (eq. 6) for every tube of a test cache."""
+def batch_scores(model: SSMTL, x: torch.Tensor, targets: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Per-head anomaly scores (eq. 6, section 3.4) of forward test sequences ``x``
+    ``(B, 3, 2t+1, 64, 64)`` in [0, 1]; ``targets``: the objects' T4 targets ``(B, n)``, n = 1080,
+    1000 or the detector's 80 class probabilities alone (see :func:`distill_scores`).
+
+    T1 and T2 share one pass of the 3D CNN (:meth:`SSMTL.sequence_logits`)."""
+    t = x.shape[2] // 2
+    scores: dict[str, np.ndarray] = {}
+    if any(task in model.tasks for task in SEQUENCE_TASKS):
+        for task, logits in model.sequence_logits(x).items():
+            scores[task] = logits.float().softmax(1)[:, 1].cpu().numpy()
+    if "middle" in model.tasks:
+        context = torch.cat([x[:, :, :t], x[:, :, t + 1 :]], dim=2)
+        scores["middle"] = (model.middle(context).float() - x[:, :, t]).abs().mean(dim=(1, 2, 3)).cpu().numpy()
+    if "distill" in model.tasks:
+        scores["distill"] = distill_scores(model.distill(x[:, :, t : t + 1]).float().cpu().numpy(), targets)
+    return scores
+
+
+@torch.no_grad()
+def object_scores(model: SSMTL, cache: TubeCache, targets: np.ndarray | None, batch_size: int | None = None, progress: bool = True) -> dict[str, np.ndarray]:
+    """Per-head anomaly scores and their mean (eq. 6) for every tube of a test cache, ``batch_size``
+    tubes at a time (default: :func:`default_batch_size` of the model's device)."""
     if "distill" in model.tasks and targets is None:
         raise ValueError("the distillation head needs targets: the test split's detector class probabilities (ssmtl teachers --imagenet none)")
     device = next(model.parameters()).device
+    batch_size = batch_size or default_batch_size(device)
     model.eval()
     heads: dict[str, list[np.ndarray]] = {task: [] for task in model.tasks}
     rows_all = np.arange(len(cache))
     for start in tqdm(range(0, len(cache), batch_size), desc="score objects", disable=not progress):
         rows = rows_all[start : start + batch_size]
         x = torch.from_numpy(np.ascontiguousarray(cache.tubes[rows])).to(device).permute(0, 2, 1, 3, 4).float().div_(255.0)
-        t = x.shape[2] // 2
-        if "arrow" in model.tasks:
-            heads["arrow"].append(model.arrow(x).float().softmax(1)[:, 1].cpu().numpy())
-        if "motion" in model.tasks:
-            heads["motion"].append(model.motion(x).float().softmax(1)[:, 1].cpu().numpy())
-        if "middle" in model.tasks:
-            context = torch.cat([x[:, :, :t], x[:, :, t + 1 :]], dim=2)
-            heads["middle"].append((model.middle(context).float() - x[:, :, t]).abs().mean(dim=(1, 2, 3)).cpu().numpy())
-        if "distill" in model.tasks:
-            predicted = model.distill(x[:, :, t : t + 1]).float().cpu().numpy()
-            target = targets[cache.index["detection_row"][rows]]
-            part = slice(-YOLO_CLASSES, None) if target.shape[1] > 1000 else slice(None)
-            heads["distill"].append(np.abs(predicted[:, part] - target[:, part]).mean(axis=1))
+        target = targets[cache.index["detection_row"][rows]] if "distill" in model.tasks else None
+        for task, values in batch_scores(model, x, target).items():
+            heads[task].append(values)
     scores = {task: np.concatenate(values) if values else np.zeros(0) for task, values in heads.items()}
     scores["score"] = np.mean([scores[task] for task in model.tasks], axis=0) if len(cache) else np.zeros(0)
     return scores
@@ -100,21 +131,25 @@ def frame_scores(maps: np.ndarray, config: MapConfig) -> np.ndarray:
     return gaussian_smooth(smoothed.reshape(len(maps), -1).max(axis=1), config.sigma)
 
 
-def video_frame_scores(cache: TubeCache, scores: np.ndarray, frame_size: dict[str, tuple[int, int]], config: MapConfig) -> dict[str, np.ndarray]:
-    """Frame scores of every test video from its objects' scores."""
-    videos, frames, boxes = cache.index["video"], cache.index["frame"], cache.index["box"]
+def video_frame_scores(cache: TubeCache, scores: np.ndarray, frame_size: dict[str, tuple[int, int]], config: MapConfig,
+                       frame_stride: int = 1) -> dict[str, np.ndarray]:
+    """Frame scores of every test video from its objects' scores. ``frame_stride = n > 1``: the
+    cache holds the objects of frames ``0, n, 2n, ...`` only, and the result has one score per
+    such frame (:class:`bench.datasets.subsample.EveryNthFrame` gives the matching ground truth)."""
+    videos, frames, boxes = cache.index["video"], cache.index["frame"] // frame_stride, cache.index["box"]
     result = {}
     for video, num_frames in cache.num_frames.items():
         mine = videos == video
-        maps = paint_maps(frames[mine], boxes[mine], scores[mine], num_frames, frame_size[video], config.map_scale)
+        maps = paint_maps(frames[mine], boxes[mine], scores[mine], -(-num_frames // frame_stride), frame_size[video], config.map_scale)
         result[video] = frame_scores(maps, config)
     return result
 
 
-def scored_regions(cache: TubeCache, scores: np.ndarray) -> dict[str, np.ndarray]:
-    """Predicted regions for RBDC/TBDC: every object box with its score, per video."""
+def scored_regions(cache: TubeCache, scores: np.ndarray, frame_stride: int = 1) -> dict[str, np.ndarray]:
+    """Predicted regions for RBDC/TBDC: every object box with its score, per video (frames
+    renumbered ``frame // frame_stride``, as in :func:`video_frame_scores`)."""
     videos = cache.index["video"]
-    rows = np.column_stack([cache.index["frame"], cache.index["box"], scores]).astype(np.float64)
+    rows = np.column_stack([cache.index["frame"] // frame_stride, cache.index["box"], scores]).astype(np.float64)
     return {video: rows[videos == video] for video in cache.num_frames}
 
 

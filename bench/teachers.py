@@ -413,13 +413,16 @@ def teacher_targets(
     batch_size: int = 32,
     progress: bool = True,
     recompute_class_scores: bool = False,
+    with_detector: bool = True,
 ) -> np.ndarray:
     """Distillation targets ``float32 (N, 1080)`` of every row of ``detections``: columns
     0..999 the ImageNet logits of the box crop, 1000..1079 the detector's class probabilities
     (the table's own ``class_scores``; rows with NaN, or all rows with
     ``recompute_class_scores``, from ``detector``). Row ``i`` belongs to row ``i`` of the table.
     With ``imagenet=None`` (test splits: eq. 6 uses only the detector's probabilities, section
-    3.4) the ImageNet columns are left NaN.
+    3.4) the ImageNet columns are left NaN. With ``with_detector=False`` (the frame-level
+    variant, section 3.5: "eliminating YOLOv3 from the pipeline") the targets are the 1000
+    ImageNet logits alone, ``float32 (N, 1000)``.
 
     Streams over the videos, reading only the ``batch_size``-frame batches that hold detections
     (one batch in memory at a time), into a ``.npy`` written by
@@ -431,7 +434,9 @@ def teacher_targets(
 
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    needs_detector = recompute_class_scores or not bool(detections.has_class_scores.all())
+    if not with_detector and imagenet is None:
+        raise ValueError("targets without the detector part need an ImageNet teacher")
+    needs_detector = with_detector and (recompute_class_scores or not bool(detections.has_class_scores.all()))
     if needs_detector and detector is None:
         missing = int((~detections.has_class_scores).sum())
         raise ValueError(
@@ -439,7 +444,7 @@ def teacher_targets(
             "pass a DetectorTeacher to compute them"
         )
     tmp = out_path.with_name(out_path.name + ".tmp")
-    targets = open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(detections), TARGET_DIM))
+    targets = open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(detections), TARGET_DIM if with_detector else IMAGENET_CLASSES))
     try:
         with tqdm(total=len(detections), desc=f"{dataset.name} {split}: teachers", unit="box", disable=not progress) as bar:
             for video_id in detections.videos:
@@ -460,14 +465,8 @@ def teacher_targets(
                         )
                     boxes = detections.boxes[rows]
                     targets[rows, :IMAGENET_CLASSES] = np.nan if imagenet is None else imagenet(frames, boxes, local)
-                    class_scores = detections.class_scores[rows]
-                    todo = (
-                        np.ones(len(rows), bool) if recompute_class_scores else np.isnan(class_scores).any(axis=1)
-                    )
-                    if todo.any():
-                        class_scores = class_scores.copy()
-                        class_scores[todo] = detector(frames, boxes[todo], local[todo])
-                    targets[rows, IMAGENET_CLASSES:] = class_scores
+                    if with_detector:
+                        targets[rows, IMAGENET_CLASSES:] = class_probabilities(detections, rows, frames, local, detector, recompute_class_scores)
                     computed = targets[rows] if imagenet is not None else targets[rows, IMAGENET_CLASSES:]
                     if not np.isfinite(computed).all():
                         raise RuntimeError(f"{dataset.name} {split} video {video_id}: non-finite teacher output")
@@ -479,6 +478,17 @@ def teacher_targets(
         if tmp.exists():
             tmp.unlink()
     return np.load(out_path, mmap_mode="r")
+
+
+def class_probabilities(detections: Detections, rows: np.ndarray, frames: np.ndarray, local: np.ndarray,
+                        detector: DetectorTeacher | None, recompute: bool) -> np.ndarray:
+    """The detector's 80 class probabilities of ``rows``: the table's own, else ``detector``'s."""
+    class_scores = detections.class_scores[rows]
+    todo = np.ones(len(rows), bool) if recompute else np.isnan(class_scores).any(axis=1)
+    if todo.any():
+        class_scores = class_scores.copy()
+        class_scores[todo] = detector(frames, detections.boxes[rows][todo], local[todo])
+    return class_scores
 
 
 __all__ = [

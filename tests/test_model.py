@@ -194,3 +194,22 @@ def test_deterministic_forward_and_backward():
     )
     loss.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in a.parameters())
+
+
+@pytest.mark.parametrize("tasks", [TASKS, ("arrow", "middle"), ("motion", "distill")])
+def test_sequence_logits_equal_the_heads_one_by_one(tasks):
+    """Eq. (6) at inference: T1 and T2 score the same sequence, so one encoder pass serves both."""
+    torch.manual_seed(0)
+    model = SSMTL("shallow_narrow", tasks).eval()
+    x = torch.rand(5, 3, 7, 64, 64)
+    with torch.no_grad():
+        shared = model.sequence_logits(x)
+        assert list(shared) == [task for task in ("arrow", "motion") if task in tasks]
+        for task, logits in shared.items():
+            assert logits.shape == (5, 2)
+            torch.testing.assert_close(logits, getattr(model, task)(x), rtol=0, atol=1e-6)
+
+
+def test_sequence_logits_needs_arrow_or_motion():
+    with pytest.raises(ValueError, match="neither"):
+        SSMTL("shallow_narrow", ("middle", "distill")).sequence_logits(torch.rand(1, 3, 7, 64, 64))

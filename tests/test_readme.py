@@ -19,3 +19,8 @@ def test_readme_starts_with_the_two_commands():
 def test_ci_runs_the_readme_test_command():
     ci_lines = (REPO / ".ci" / "run").read_text().splitlines()
     assert readme_commands()[1] in ci_lines
+
+
+def test_ci_runs_the_regression_gate_after_the_tests():
+    ci_lines = (REPO / ".ci" / "run").read_text().splitlines()
+    assert ci_lines.index("ssmtl gate") > ci_lines.index(readme_commands()[1])

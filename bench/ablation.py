@@ -1,0 +1,196 @@
+"""The ablation table (paper Table 4): every architecture x proxy-task row, trained and evaluated.
+
+The 17 rows live in ``experiments/ablation.yaml`` (four single tasks with shallow_narrow;
+T1+T3, T1+T2+T3 and all four tasks with each of the four sizes; all four tasks deep_wide at the
+frame level). Two commands, two ``dvc.yaml`` stages:
+
+``ssmtl ablation prepare``
+    Builds the rows' shared inputs once: training and test tube caches at the ``t`` the search
+    chose (``metrics/<dataset>/search.json``), for the object level and the frame level, from the
+    pipeline's detections and teacher targets, optionally keeping only the objects of every n-th
+    training / test frame (a CPU-profile knob; ``1`` = all, the paper's setting).
+``ssmtl ablation run --row ROW --seed S``
+    Trains the row's model (eq. 5 with the search's lambda), scores the test objects (eq. 6),
+    builds frame scores (section 3.4) and evaluates them: frame-level AUC micro and macro, RBDC
+    and TBDC at the object level, AUC per anomaly kind on synthetic scenes. One MLflow run per
+    row and seed, a child of one parent run per sweep, tagged with dataset, arch, tasks, level,
+    seed, git commit and the hash of ``dvc.lock``. Writes ``metrics/<dataset>/ablation/<row>-s<seed>.json``.
+
+With a test frame stride ``n > 1`` the evaluation uses the ground truth of the same frames
+(:class:`bench.datasets.subsample.EveryNthFrame`): an unbiased estimate of the full-test AUC on
+``1/n`` of the frames, with the temporal filters acting on the subsampled timeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from bench import tracking
+from bench.datasets import VideoDataset
+from bench.datasets.subsample import EveryNthFrame
+from bench.detection import Detections
+from bench.evaluate import evaluate
+from bench.pipeline import write_json
+from bench.score import MapConfig, object_scores, scored_regions, video_frame_scores
+from bench.train import TrainConfig, load_checkpoint, save_checkpoint, train
+from bench.tubes import TubeCache, build_tube_cache
+
+PAPER_TASKS = {"T1": "arrow", "T2": "motion", "T3": "middle", "T4": "distill"}
+LEVELS = ("object", "frame")
+SPLITS = ("train", "test")
+EXPERIMENT = "ssmtl-ablation"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of Table 4: an architecture, the proxy tasks it learns, the level it works at."""
+
+    id: str
+    arch: str
+    tasks: tuple[str, ...]  # paper names, T1..T4
+    level: str
+
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        """The tasks as :mod:`bench.model` names them (arrow, motion, middle, distill)."""
+        return tuple(PAPER_TASKS[task] for task in self.tasks)
+
+
+def load_rows(path: Path) -> dict[str, Row]:
+    """The rows of ``experiments/ablation.yaml``, checked (unknown task, level or arch: ValueError)."""
+    from bench.model import ARCHITECTURES
+
+    try:
+        spec = yaml.safe_load(Path(path).read_text())["rows"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as error:
+        raise ValueError(f"{path}: not an ablation file with a 'rows' mapping ({error})") from error
+    rows = {}
+    for row_id, fields in spec.items():
+        row = Row(row_id, fields["arch"], tuple(fields["tasks"]), fields["level"])
+        problems = [f"unknown task {t!r}" for t in row.tasks if t not in PAPER_TASKS]
+        problems += [f"unknown level {row.level!r}"] if row.level not in LEVELS else []
+        problems += [f"unknown arch {row.arch!r}"] if row.arch not in ARCHITECTURES else []
+        if problems:
+            raise ValueError(f"{path}: row {row_id}: " + "; ".join(problems))
+        rows[row_id] = row
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# prepare: the rows' shared tube caches
+# ---------------------------------------------------------------------------------------------
+def subsample_inputs(detections_path: Path, teachers_path: Path, stride: int) -> tuple[Detections, np.ndarray]:
+    """Detections of frames ``0, n, 2n, ...`` and their teacher rows (row ``i`` belongs to detection ``i``)."""
+    detections = Detections.load(detections_path)
+    teachers = np.load(teachers_path, mmap_mode="r")
+    if len(teachers) != len(detections):
+        raise ValueError(f"{teachers_path}: {len(teachers)} teacher rows for {len(detections)} detections in {detections_path}")
+    keep = detections.frame % stride == 0
+    return detections.filter(keep), np.asarray(teachers[keep])
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".tmp.npy")
+    np.save(tmp, array)
+    tmp.replace(path)
+
+
+def prepare_inputs(dataset: VideoDataset, sources: dict[str, dict[str, tuple[Path, Path]]], t: int, seed: int,
+                   strides: dict[str, int], out_dir: Path) -> dict:
+    """Tube caches and teacher targets of every level and split under ``out_dir/<level>/``.
+
+    ``sources[level][split]`` = (detections .npz, teachers .npy) written by the pipeline;
+    ``strides[split]`` keeps the objects of every n-th frame. ``meta.json`` is written last.
+    """
+    for level, splits in sources.items():
+        for split, (detections_path, teachers_path) in splits.items():
+            detections, teachers = subsample_inputs(detections_path, teachers_path, strides[split])
+            folder = out_dir / level
+            folder.mkdir(parents=True, exist_ok=True)
+            save_npy(folder / f"{split}_teachers.npy", teachers)
+            key = {"detections": detections.meta, "frame_stride": strides[split]}
+            build_tube_cache(dataset, split, detections, folder / split, t=t, seed=seed, key=key)
+    meta = {"t": t, "seed": seed, "train_frame_stride": strides["train"], "test_frame_stride": strides["test"], "levels": sorted(sources)}
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+# ---------------------------------------------------------------------------------------------
+# run: train, score, evaluate one row
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class RowProfile:
+    """How every row of a sweep is trained: the paper's values are the defaults (section 4.2)."""
+
+    epochs: int = 30
+    batch_size: int = 0  # 0: the paper's batch for the architecture
+    lr: float = 1e-3
+    device: str = "auto"
+
+
+def file_hash(path: Path) -> str:
+    """First 12 hex digits of the file's sha256, or ``"absent"``."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else "absent"
+
+
+def sweep_key(dataset: str, inputs_meta: dict, lam: float, profile: RowProfile) -> str:
+    """The identity of a sweep: dataset, inputs, lambda, profile and the code's commit."""
+    text = json.dumps({"dataset": dataset, "inputs": inputs_meta, "lam": lam, "profile": asdict(profile), "commit": tracking.git_commit()}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def score_and_evaluate(model_path: Path, dataset: VideoDataset, level_dir: Path, stride: int, level: str,
+                       map_config: MapConfig, alpha: float, beta: float) -> dict:
+    """Eq. (6) object scores, frame scores (section 3.4) and the metrics of one trained row."""
+    model, _, _ = load_checkpoint(model_path)
+    cache = TubeCache.open(level_dir / "test")
+    targets = np.load(level_dir / "test_teachers.npy", mmap_mode="r") if "distill" in model.tasks else None
+    heads = object_scores(model, cache, targets)
+    sizes = {video.id: video[0].shape[:2] for video in dataset.videos("test")}
+    frames = video_frame_scores(cache, heads["score"], sizes, map_config, frame_stride=stride)
+    regions = scored_regions(cache, heads["score"], frame_stride=stride) if level == "object" else None
+    truth = EveryNthFrame(dataset, stride) if stride > 1 else dataset
+    return evaluate(truth, frames, regions, alpha=alpha, beta=beta)
+
+
+def run_row(row: Row, seed: int, dataset: VideoDataset, inputs_dir: Path, lam: float, profile: RowProfile,
+            map_config: MapConfig, alpha: float, beta: float, out_json: Path, model_out: Path) -> dict:
+    """Train, score and evaluate ``row`` with ``seed``; one MLflow child run of the sweep."""
+    meta = json.loads((inputs_dir / "meta.json").read_text())
+    level_dir = inputs_dir / row.level
+    cache = TubeCache.open(level_dir / "train")
+    teachers = np.load(level_dir / "train_teachers.npy", mmap_mode="r") if "distill" in row.task_names else None
+    config = TrainConfig(arch=row.arch, tasks=row.task_names, lam=lam, epochs=profile.epochs, batch_size=profile.batch_size,
+                         lr=profile.lr, seed=seed, device=profile.device)
+    tags = {"dataset": dataset.name, "row": row.id, "arch": row.arch, "tasks": "+".join(row.tasks), "level": row.level,
+            "seed": str(seed), "dvc_lock": file_hash(tracking.REPO / "dvc.lock")}
+    sweep = sweep_key(dataset.name, meta, lam, profile)
+    params = {**asdict(config), "t": meta["t"], **{k: v for k, v in meta.items() if k.endswith("stride")}}
+    parent = tracking.parent_run(EXPERIMENT, f"{dataset.name}-sweep-{sweep}", {"sweep": sweep, "dataset": dataset.name})
+    with tracking.run(EXPERIMENT, f"{row.id}-s{seed}", params, tags, parent_run_id=parent) as mlflow:
+        start = time.perf_counter()
+        result = train(cache, teachers, config, on_epoch=lambda epoch, record: mlflow.log_metrics(record, step=epoch))
+        save_checkpoint(model_out, result, config, meta["t"])
+        trained = time.perf_counter()
+        metrics = score_and_evaluate(model_out, dataset, level_dir, meta["test_frame_stride"], row.level, map_config, alpha, beta)
+        val = result.best_val
+        summary = {
+            "row": row.id, "dataset": dataset.name, "arch": row.arch, "tasks": list(row.tasks), "level": row.level, "seed": seed,
+            "t": meta["t"], "lam": lam, "profile": {**asdict(profile), "batch_size": config.batch_size, **meta},
+            "val": {"acc_arrow": val.acc_arrow, "acc_motion": val.acc_motion, "mae_middle": val.mae_middle,
+                    "mae_distill": val.mae_distill, "joint_loss": val.joint},
+            "best_epoch": result.best_epoch, "eval": metrics,
+            "seconds": {"train": trained - start, "score": time.perf_counter() - trained},
+        }
+        write_json(out_json, summary)
+        mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
+        mlflow.log_artifact(str(out_json))
+    return summary
