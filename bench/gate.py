@@ -3,7 +3,7 @@
 The profiles and their reference values live in ``experiments/ci_gate.yaml``:
 
 * ``synthetic``: the embedded synthetic scenes (generated, seeded) with their oracle boxes;
-* ``ped2_subset``: real UCSD Ped2 (``../shared/data/ped2`` or ``$SSMTL_PED2_ROOT``), a few
+* ``ped2_subset`` (not yet in the file: its reference is still to be measured): real UCSD Ped2 (``../shared/data/ped2`` or ``$SSMTL_PED2_ROOT``), a few
   training and test videos, the precomputed YOLOv3 boxes at the paper's 0.5 confidence.
 
 Each profile trains shallow_narrow on T1+T2+T3 for a few epochs on CPU (no teachers: the ImageNet
@@ -114,7 +114,7 @@ def write_reference(path: Path, spec: dict, runs: dict[str, list[dict[str, float
     spec["reference"] = {
         profile: {metric: {"mean": round(float(np.mean([r[metric] for r in results])), 4),
                            "std": round(float(np.std([r[metric] for r in results], ddof=1)) if len(results) > 1 else 0.0, 4),
-                           "seeds": seeds, "values": [round(r[metric], 4) for r in results]}
+                           "seeds": list(seeds), "values": [round(r[metric], 4) for r in results]}
                   for metric in METRICS}
         for profile, results in runs.items()
     }
