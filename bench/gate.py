@@ -81,7 +81,7 @@ def run_profile(name: str, spec: dict, common: dict, seed: int) -> dict[str, flo
         caches[split] = build_tube_cache(dataset, split, detections, work / f"tubes_{split}", t=common["t"], seed=0,
                                          key={"detections": detections.meta, "videos": spec.get(f"{split}_videos")})
     config = TrainConfig(arch=common["arch"], tasks=tuple(common["tasks"]), lam=common["lam"], epochs=common["epochs"],
-                         batch_size=common["batch_size"], seed=seed, device="cpu")
+                         batch_size=common["batch_size"], lr=common["lr"], seed=seed, device="cpu")
     result = train(caches["train"], None, config)
     model = SSMTL(config.arch, config.tasks)
     model.load_state_dict(result.state_dict)
@@ -154,7 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(lines))
         return 1 if any(line.startswith("FAIL") for line in lines) else 0
     spec = yaml.safe_load(args.file.read_text())
-    common = {**spec["common"], **{k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.override)}}
+    overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.override)}
+    unknown = set(overrides) - set(spec["common"])
+    if unknown:
+        parser.error(f"--override: unknown knob(s) {', '.join(sorted(unknown))}; known: {', '.join(spec['common'])}")
+    common = {**spec["common"], **overrides}
     profiles = {k: v for k, v in spec["profiles"].items() if not args.profiles or k in args.profiles}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in profiles}
     start = time.perf_counter()
