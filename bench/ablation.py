@@ -36,10 +36,9 @@ import yaml
 from bench import tracking
 from bench.datasets import VideoDataset
 from bench.datasets.subsample import EveryNthFrame
-from bench.detection import Detections
 from bench.evaluate import evaluate
-from bench.pipeline import write_json
-from bench.score import MapConfig, object_scores, scored_regions, video_frame_scores
+from bench.pipeline import load_subsampled, write_json
+from bench.score import MapConfig, frame_sizes, object_scores, scored_regions, video_frame_scores
 from bench.train import TrainConfig, load_checkpoint, save_checkpoint, train
 from bench.tubes import TubeCache, build_tube_cache
 
@@ -87,16 +86,6 @@ def load_rows(path: Path) -> dict[str, Row]:
 # ---------------------------------------------------------------------------------------------
 # prepare: the rows' shared tube caches
 # ---------------------------------------------------------------------------------------------
-def subsample_inputs(detections_path: Path, teachers_path: Path, stride: int) -> tuple[Detections, np.ndarray]:
-    """Detections of frames ``0, n, 2n, ...`` and their teacher rows (row ``i`` belongs to detection ``i``)."""
-    detections = Detections.load(detections_path)
-    teachers = np.load(teachers_path, mmap_mode="r")
-    if len(teachers) != len(detections):
-        raise ValueError(f"{teachers_path}: {len(teachers)} teacher rows for {len(detections)} detections in {detections_path}")
-    keep = detections.frame % stride == 0
-    return detections.filter(keep), np.asarray(teachers[keep])
-
-
 def save_npy(path: Path, array: np.ndarray) -> None:
     tmp = path.with_name(path.name + ".tmp.npy")
     np.save(tmp, array)
@@ -112,7 +101,7 @@ def prepare_inputs(dataset: VideoDataset, sources: dict[str, dict[str, tuple[Pat
     """
     for level, splits in sources.items():
         for split, (detections_path, teachers_path) in splits.items():
-            detections, teachers = subsample_inputs(detections_path, teachers_path, strides[split])
+            detections, teachers = load_subsampled(detections_path, teachers_path, strides[split])
             folder = out_dir / level
             folder.mkdir(parents=True, exist_ok=True)
             save_npy(folder / f"{split}_teachers.npy", teachers)
@@ -154,8 +143,7 @@ def score_and_evaluate(model_path: Path, dataset: VideoDataset, level_dir: Path,
     cache = TubeCache.open(level_dir / "test")
     targets = np.load(level_dir / "test_teachers.npy", mmap_mode="r") if "distill" in model.tasks else None
     heads = object_scores(model, cache, targets)
-    sizes = {video.id: video[0].shape[:2] for video in dataset.videos("test")}
-    frames = video_frame_scores(cache, heads["score"], sizes, map_config, frame_stride=stride)
+    frames = video_frame_scores(cache, heads["score"], frame_sizes(dataset), map_config, frame_stride=stride)
     regions = scored_regions(cache, heads["score"], frame_stride=stride) if level == "object" else None
     truth = EveryNthFrame(dataset, stride) if stride > 1 else dataset
     return evaluate(truth, frames, regions, alpha=alpha, beta=beta)

@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from bench.model import SSMTL
+from bench.pipeline import write_json
 from bench.score import MapConfig, batch_scores, default_batch_size, paint_maps
 from bench.tubes import clamp_frames, crop_tubes, frames_to_tensor, window_offsets
 
@@ -453,10 +454,7 @@ def write_fps_run(path: str | Path, run: dict) -> dict:
     old = json.loads(path.read_text()).get("runs", []) if path.is_file() else []
     runs = [r for r in old if any(r.get(k) != run[k] for k in FPS_RUN_KEY)] + [run]
     data = {"paper": PAPER_RUNNING_TIME, "runs": runs}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_json(path, data)
     return data
 
 

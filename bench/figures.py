@@ -16,9 +16,13 @@ from bench.metrics import normalize_per_video  # noqa: E402
 
 
 def save(fig: plt.Figure, path: Path) -> Path:
+    """Write ``fig`` as a PNG atomically (temporary file, then rename) and close it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
+    tmp.replace(path)
     return path
 
 

@@ -32,6 +32,7 @@ import yaml
 
 from bench.datasets import VideoDataset, open_dataset
 from bench.datasets.subsample import VideoSubset
+from bench.pipeline import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = REPO / "experiments" / "ci_gate.yaml"
@@ -66,7 +67,7 @@ def run_profile(name: str, spec: dict, common: dict, seed: int) -> dict[str, flo
     from bench.evaluate import evaluate
     from bench.model import SSMTL
     from bench.pipeline import make_detector, run_detect
-    from bench.score import MapConfig, object_scores, video_frame_scores
+    from bench.score import MapConfig, frame_sizes, object_scores, video_frame_scores
     from bench.train import TrainConfig, train
     from bench.tubes import build_tube_cache
 
@@ -86,8 +87,7 @@ def run_profile(name: str, spec: dict, common: dict, seed: int) -> dict[str, flo
     model = SSMTL(config.arch, config.tasks)
     model.load_state_dict(result.state_dict)
     heads = object_scores(model.eval(), caches["test"], None)
-    sizes = {video.id: video[0].shape[:2] for video in dataset.videos("test")}
-    frames = video_frame_scores(caches["test"], heads["score"], sizes, MapConfig())
+    frames = video_frame_scores(caches["test"], heads["score"], frame_sizes(dataset), MapConfig())
     metrics = evaluate(dataset, frames)
     return {key: float(metrics[key]) for key in METRICS}
 
@@ -173,9 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = compare({name: results[0] for name, results in runs.items()}, spec["reference"], spec["gate"])
     print("\n".join(lines))
     failed = any(line.startswith("FAIL") for line in lines)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"values": runs, "lines": lines, "passed": not failed, "overrides": args.override,
-                                    "seconds": time.perf_counter() - start}, indent=2) + "\n")
+    write_json(args.out, {"values": runs, "lines": lines, "passed": not failed, "overrides": args.override,
+                          "seconds": time.perf_counter() - start})
     return 1 if failed else 0
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from bench.datasets import VideoDataset
 from bench.detection import Detections
 from bench.detection.detectors import BackgroundSubtractionDetector, Detector, FullFrameDetector, PrecomputedDetector, YoloDetector, detect_split
-from bench.score import MapConfig, late_fusion, object_scores, scored_regions, video_frame_scores
+from bench.score import MapConfig, frame_sizes, late_fusion, object_scores, scored_regions, video_frame_scores
 from bench.teachers import DetectorTeacher, ImageNetTeacher, resolve_weights, teacher_targets
 from bench.train import TrainConfig, load_checkpoint, save_checkpoint, train
 from bench.tubes import TubeCache, build_tube_cache
@@ -64,6 +64,24 @@ def run_teachers(dataset: VideoDataset, split: str, detections_path: Path, out: 
     return teacher_targets(detections, dataset, split, out, teacher, detector, with_detector=with_detector)
 
 
+def load_subsampled(detections_path: Path, teachers_path: Path | None, stride: int) -> tuple[Detections, np.ndarray | None]:
+    """The detections of frames ``0, n, 2n, ...`` (``n = stride``) and their teacher rows (row ``i``
+    belongs to detection ``i``; ``None`` without a teachers file). A CPU-profile knob of the search
+    and the ablation; ``stride = 1`` keeps everything."""
+    detections = Detections.load(detections_path)
+    keep = detections.frame % stride == 0
+    teachers = None
+    if teachers_path is not None:
+        try:
+            teachers = np.load(teachers_path, mmap_mode="r")
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{teachers_path}: cannot read teachers ({error})") from error
+        if teachers.ndim != 2 or len(teachers) != len(detections):
+            raise ValueError(f"{teachers_path}: teachers of shape {teachers.shape}, expected one row per detection of {detections_path} ({len(detections)})")
+        teachers = np.ascontiguousarray(teachers[keep])
+    return detections.filter(keep), teachers
+
+
 def run_tubes(dataset: VideoDataset, split: str, detections_path: Path, out_dir: Path, t: int, seed: int) -> TubeCache:
     detections = Detections.load(detections_path)
     return build_tube_cache(dataset, split, detections, out_dir, t=t, seed=seed, key={"detections": detections.meta})
@@ -104,8 +122,7 @@ def run_score(dataset: VideoDataset, model_path: Path, tubes_dir: Path, targets_
         raise ValueError(f"{tubes_dir}: tubes built with t={cache.t}, model trained with t={t}")
     targets = np.load(targets_path, mmap_mode="r") if targets_path and "distill" in model.tasks else None
     heads = object_scores(model, cache, targets)
-    sizes = {video.id: video[0].shape[:2] for video in dataset.videos("test")}
-    frames = video_frame_scores(cache, heads["score"], sizes, config)
+    frames = video_frame_scores(cache, heads["score"], frame_sizes(dataset), config)
     for path in (out_scores, out_regions, out_objects):
         path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out_scores, **frames)

@@ -60,6 +60,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.ablation import Row, load_rows  # noqa: E402
+from bench.figures import save  # noqa: E402
 import yaml  # noqa: E402
 
 DATASETS = ("avenue", "shanghaitech", "ped2", "synthetic")  # the paper's order, ours last
@@ -508,16 +509,6 @@ def fps_table(ref: pd.DataFrame, metrics: MetricsDir) -> pd.DataFrame:
 # --- figures ----------------------------------------------------------------------------------
 
 
-def save_figure(fig: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fig.tight_layout()
-    fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
-
-
 def plot_ablation(dataset: str, stats: dict[str, dict[str, Stat]], path: Path) -> Path:
     """Grouped bars: micro vs macro AUC (mean over seeds, std as error bar) per ablation row."""
     rows = [r for r, s in stats.items() if "auc_micro" in s or "auc_macro" in s]
@@ -531,7 +522,7 @@ def plot_ablation(dataset: str, stats: dict[str, dict[str, Stat]], path: Path) -
     ax.set(xticks=x, ylabel="frame AUC (%)", ylim=(0, 100), title=f"{dataset}: ablation rows, ours (mean ± std over seeds)")
     ax.set_xticklabels(rows, rotation=45, ha="right", fontsize=8)
     ax.legend(loc="lower right", fontsize=8)
-    return save_figure(fig, path)
+    return save(fig, path)
 
 
 def plot_search(dataset: str, trials: pd.DataFrame, path: Path) -> Path | None:
@@ -550,7 +541,7 @@ def plot_search(dataset: str, trials: pd.DataFrame, path: Path) -> Path | None:
     ax.set_xticklabels([f"{lam:g}" for lam in grid.columns])
     ax.set_yticklabels([f"{t:g}" for t in grid.index])
     fig.colorbar(image, ax=ax)
-    return save_figure(fig, path)
+    return save(fig, path)
 
 
 # --- rendering --------------------------------------------------------------------------------

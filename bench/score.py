@@ -27,12 +27,13 @@ import torch
 from scipy import ndimage
 from tqdm import tqdm
 
+from bench.datasets import VideoDataset
+from bench.detection.table import NUM_COCO_CLASSES
 from bench.metrics import gaussian_smooth, normalize_per_video
 from bench.model import SEQUENCE_TASKS, SSMTL
+from bench.teachers import IMAGENET_CLASSES
 from bench.tubes import TubeCache
 
-YOLO_CLASSES = 80
-IMAGENET_FEATURES = 1000
 # CPU: large 3D-conv batches thrash the caches (a shallow_narrow activation is 1.8 MB per tube).
 # object_scores, shallow_narrow, 2 shared AMD EPYC cores, 512 synthetic test tubes, objects/s:
 # batch 256: 40, 64: 59, 32: 58, 16: 64, 8: 95 (4 and 2: no faster); separate T1/T2 passes at 256: 28.
@@ -49,7 +50,7 @@ def distill_scores(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
     """T4 score of eq. (6): mean absolute difference between the detector's class probabilities
     and the student's prediction of them (the last 80 columns of both; ``target`` may hold only
     those 80). 1000-column targets (frame level, no detector) compare the ImageNet logits."""
-    part = slice(None) if target.shape[1] == IMAGENET_FEATURES else slice(-YOLO_CLASSES, None)
+    part = slice(None) if target.shape[1] == IMAGENET_CLASSES else slice(-NUM_COCO_CLASSES, None)
     return np.abs(predicted[:, part] - target[:, part]).mean(axis=1)
 
 
@@ -129,6 +130,11 @@ def frame_scores(maps: np.ndarray, config: MapConfig) -> np.ndarray:
     """3D mean filter, max per frame, temporal Gaussian (section 3.4)."""
     smoothed = ndimage.uniform_filter(maps, size=config.mean_filter, mode="nearest")
     return gaussian_smooth(smoothed.reshape(len(maps), -1).max(axis=1), config.sigma)
+
+
+def frame_sizes(dataset: VideoDataset) -> dict[str, tuple[int, int]]:
+    """``(height, width)`` of every test video, read from its first frame."""
+    return {video.id: video[0].shape[:2] for video in dataset.videos("test")}
 
 
 def video_frame_scores(cache: TubeCache, scores: np.ndarray, frame_size: dict[str, tuple[int, int]], config: MapConfig,

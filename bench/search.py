@@ -73,7 +73,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from bench.model import ARCHITECTURES, TASKS
-from bench.pipeline import write_json
+from bench.pipeline import load_subsampled, write_json
 from bench.train import TrainConfig
 
 PAPER_T_VALUES = (1, 2, 3, 4)
@@ -346,28 +346,14 @@ def objective_value(record: dict[str, float], config: SearchConfig) -> float:
 def load_training_data(dataset, detections_path: Path, teachers_path: Path | None, tubes_root: Path, config: SearchConfig) -> tuple[dict, np.ndarray | None]:
     """The training tube cache of every t (built once, resumable) and the teachers aligned with the
     (frame-stride subsampled) detections."""
-    from bench.detection import Detections
     from bench.tubes import build_tube_cache
 
-    detections = Detections.load(detections_path)
-    keep = np.flatnonzero(detections.frame % config.frame_stride == 0) if config.frame_stride > 1 else None
-    teachers = None
-    if "distill" in config.tasks:
-        if teachers_path is None:
-            raise ValueError("task 'distill' needs teacher targets: give --teachers (ssmtl teachers --split train)")
-        teachers_path = Path(teachers_path)
-        if not teachers_path.is_file():
-            raise FileNotFoundError(f"{teachers_path}: teachers file does not exist")
-        try:
-            teachers = np.load(teachers_path, mmap_mode="r")
-        except (OSError, ValueError) as error:
-            raise ValueError(f"{teachers_path}: cannot read teachers ({error})") from error
-        if teachers.ndim != 2 or len(teachers) != len(detections):
-            raise ValueError(f"{teachers_path}: teachers of shape {teachers.shape}, expected one row per detection of {detections_path} ({len(detections)})")
-        if keep is not None:
-            teachers = np.ascontiguousarray(teachers[keep])
-    if keep is not None:
-        detections = detections.filter(keep)
+    teachers_path = teachers_path if "distill" in config.tasks else None
+    if "distill" in config.tasks and teachers_path is None:
+        raise ValueError("task 'distill' needs teacher targets: give --teachers (ssmtl teachers --split train)")
+    if teachers_path is not None and not Path(teachers_path).is_file():
+        raise FileNotFoundError(f"{teachers_path}: teachers file does not exist")
+    detections, teachers = load_subsampled(detections_path, teachers_path, config.frame_stride)
     key = {"detections": detections.meta, "search_frame_stride": config.frame_stride}
     caches = {t: build_tube_cache(dataset, "train", detections, Path(tubes_root) / f"t{t}", t=t, seed=config.seed, key=key)
               for t in config.t_values}
