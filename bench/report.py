@@ -13,6 +13,8 @@ Inputs
     ``config`` (arch, tasks, epochs, t, lam) names the profile that produced the numbers;
   - ``search.json``: the search of t and lambda (``best``, ``trials``);
   - ``ablation/<row>-s<seed>.json``: one Table 4 row and seed (``val``, ``eval``, ``profile``);
+  - ``single_task/<row>-s<seed>.json``: the same for the single-task experiment (synthetic
+    scenes: is each single-task row best on the anomaly kind aimed at its task?);
   - ``fps.json``: running-time runs per device.
 * ``experiments/reference.csv``: every published number (percent), one per row, with its source.
 * ``experiments/ablation.yaml``: the Table 4 rows (arch, tasks T1..T4, level).
@@ -34,7 +36,7 @@ number could not be read.
 Outputs (under ``--out``, default ``reports/``)
 -----------------------------------------------
 ``README.md`` (every table, links to every PNG folder under ``figures/``), ``tables/table2.csv``,
-``table3.csv``, ``table4.csv``, ``search.csv``, ``search_trials.csv``, ``fps.csv``,
+``table3.csv``, ``table4.csv``, ``kinds.csv``, ``search.csv``, ``search_trials.csv``, ``fps.csv``,
 ``tables/tables.tex`` (one LaTeX tabular per table) and ``figures/report/*.png`` (micro vs macro
 AUC per ablation row; the search objective per (t, lambda)). Every file is written atomically.
 """
@@ -61,6 +63,7 @@ import pandas as pd  # noqa: E402
 
 from bench.ablation import Row, load_rows  # noqa: E402
 from bench.figures import save  # noqa: E402
+from bench.synth import AIMED_TASK, KIND_NAMES  # noqa: E402
 import yaml  # noqa: E402
 
 DATASETS = ("avenue", "shanghaitech", "ped2", "synthetic")  # the paper's order, ours last
@@ -193,17 +196,17 @@ class MetricsDir:
             return Loaded(label, None, f"not run: no {label} (the profile has no {STAGES[name]} output)")
         return Loaded(label, read_json(path))
 
-    def ablation(self, dataset: str, rows: Mapping[str, Row]) -> dict[str, list[dict[str, Any]]]:
-        """The ablation results of a dataset by row id, ordered by seed."""
+    def ablation(self, dataset: str, rows: Mapping[str, Row], folder: str = "ablation") -> dict[str, list[dict[str, Any]]]:
+        """The ablation results of a dataset by row id (``folder``: ablation or single_task), ordered by seed."""
         found: dict[str, list[dict[str, Any]]] = {}
-        for path in sorted((self.root / dataset / "ablation").glob("*.json")):
+        for path in sorted((self.root / dataset / folder).glob("*.json")):
             match = re.fullmatch(r"(.+)-s(\d+)\.json", path.name)
             if match is None:
                 raise ValueError(f"{path}: expected a name <row>-s<seed>.json")
             if match[1] not in rows:
                 raise ValueError(f"{path}: row {match[1]!r} is not a row of the ablation table")
             record = read_json(path)
-            found.setdefault(match[1], []).append({**record, "seed": int(match[2]), "label": self.label(dataset, "ablation", path.name)})
+            found.setdefault(match[1], []).append({**record, "seed": int(match[2]), "label": self.label(dataset, folder, path.name)})
         return {row: sorted(records, key=lambda r: r["seed"]) for row, records in found.items()}
 
 
@@ -438,6 +441,58 @@ def table4(ref: pd.DataFrame, metrics: MetricsDir, specs: Mapping[str, Row]) -> 
     return pd.DataFrame(rows, columns=T4_COLUMNS), all_stats
 
 
+KIND_FOLDERS = {"object_level.json": "pipeline (object level)", "ablation": "Table 4 sweep", "single_task": "single-task experiment"}
+
+
+def profile_text(profile: Mapping[str, Any] | None) -> str:
+    keys = ("epochs", "train_frame_stride", "test_frame_stride")
+    return ", ".join(f"{k}={profile[k]}" for k in keys if profile and k in profile) or "not recorded"
+
+
+def kind_cells(by_kind: Mapping[str, Any]) -> list[str]:
+    return [f"{100 * by_kind[k]:.1f}" if by_kind.get(k) is not None else "no such frames" for k in KIND_NAMES]
+
+
+def aimed_verdict(row_tasks: Sequence[str], by_kind: Mapping[str, Any], peers: list[Mapping[str, Any]]) -> str:
+    """For a single-task row: is it the best single-task row on the kind aimed at its task?"""
+    if len(row_tasks) != 1:
+        return NA
+    kind = next(k for k, task in AIMED_TASK.items() if task == row_tasks[0])
+    ours = by_kind.get(kind)
+    others = [p.get(kind) for p in peers]
+    if ours is None or any(v is None for v in others):
+        return f"{kind}: not computed"
+    best = ours >= max(others, default=ours)
+    return f"{kind}: {'best' if best else 'not best'} of the single-task rows"
+
+
+def kinds_table(metrics: MetricsDir, specs: Mapping[str, Row]) -> pd.DataFrame:
+    """AUC per anomaly kind (synthetic scenes, each kind against all normal frames) of the
+    pipeline's model and of every ablation and single-task row, with the verdict the issue asks
+    for: is each single-task row best on the kind aimed at its task (:data:`AIMED_TASK`)?"""
+    rows = []
+    for dataset in DATASETS:
+        pipeline = metrics.load(dataset, "object_level.json")
+        if pipeline.data and pipeline.data.get("auc_by_kind"):
+            train = metrics.load(dataset, "train_object_level.json")
+            config = (train.data or {}).get("config") or {}
+            rows.append([dataset, KIND_FOLDERS["object_level.json"], "pipeline", "+".join(TASK_KEYS[t] for t in config.get("tasks", [])) or "not recorded",
+                         f"epochs={config.get('epochs', '?')}", pipeline.pct("auc_micro"), pipeline.pct("auc_macro"),
+                         *kind_cells(pipeline.data["auc_by_kind"]), NA])
+        for folder in ("ablation", "single_task"):
+            found = metrics.ablation(dataset, specs, folder) if metrics.ran(dataset) else {}
+            records = {row: found[row][0] for row in specs if row in found and found[row][0]["eval"].get("auc_by_kind")}
+            single = [r["eval"]["auc_by_kind"] for r in records.values() if len(r["tasks"]) == 1]
+            for row, record in records.items():
+                by_kind, tasks = record["eval"]["auc_by_kind"], record["tasks"]
+                peers = [k for k in single if k is not by_kind]
+                rows.append([dataset, KIND_FOLDERS[folder], row, "+".join(tasks), profile_text(record.get("profile")),
+                             f"{100 * record['eval']['auc_micro']:.1f}", f"{100 * record['eval']['auc_macro']:.1f}",
+                             *kind_cells(by_kind), aimed_verdict(tasks, by_kind, peers)])
+    columns = ["dataset", "source", "row", "tasks", "profile", "auc_micro", "auc_macro", *[f"auc_{k}" for k in KIND_NAMES], "aimed_kind"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 SEARCH_COLUMNS = ["dataset", "source", "objective", "sampler", "trials", "best_t", "best_lambda", "best_value", "best_trial", "note"]
 
 
@@ -618,6 +673,13 @@ def header(metrics: MetricsDir, reference_csv: Path) -> str:
     ])
 
 
+KINDS_INTRO = (
+    "Each anomaly kind of the synthetic scenes is aimed at one proxy task (wrong direction: T1, irregular "
+    "motion: T2, unusual appearance: T3, novel object: T4; `bench/synth/anomalies.py`). AUC of one kind = its "
+    "frames against all normal frames, pooled over the test videos. `aimed_kind` says, for a single-task row, "
+    "whether it is the best of the single-task rows of the same source on the kind aimed at its task.")
+
+
 def figure_links(figures_dir: Path, out_dir: Path) -> str:
     folders = sorted({p.parent for p in figures_dir.rglob("*.png")}) if figures_dir.is_dir() else []
     return "\n".join(f"- [{f.relative_to(out_dir).as_posix()}/]({f.relative_to(out_dir).as_posix()}/) ({len(list(f.glob('*.png')))} PNG)" for f in folders) or "(none)"
@@ -637,10 +699,11 @@ def build_report(metrics_dir: Path, reference_csv: Path, ablation_yaml: Path, ou
     metrics = MetricsDir(metrics_dir)
     t2, t3 = table2(ref, metrics), table3(ref, metrics)
     t4, stats = table4(ref, metrics, specs)
+    kinds = kinds_table(metrics, specs)
     search, trials = search_tables(metrics)
     fps = fps_table(ref, metrics)
     tables = {"table2": (t2, "Table 2: frame-level AUC"), "table3": (t3, "Table 3: Ped2 AUC, RBDC, TBDC"),
-              "table4": (t4, "Table 4: ablation"), "search": (search, "Search of t and lambda"),
+              "table4": (t4, "Table 4: ablation"), "kinds": (kinds, "AUC per anomaly kind (synthetic)"), "search": (search, "Search of t and lambda"),
               "search_trials": (trials, "Search trials"), "fps": (fps, "Running time")}
     written = [write_csv(out_dir / "tables" / f"{name}.csv", df) for name, (df, _) in tables.items()]
     written.append(write_text(out_dir / "tables" / "tables.tex", "\n".join(latex_table(df, caption) for df, caption in tables.values())))
@@ -653,6 +716,7 @@ def build_report(metrics_dir: Path, reference_csv: Path, ablation_yaml: Path, ou
         "## Table 2: frame-level AUC (object level, frame level, late fusion)\n\n" + markdown_by(t2, "dataset"),
         "## Table 3: Ped2, AUC, RBDC and TBDC\n\n" + markdown_table(t3),
         "## Table 4: ablation (architectures x proxy tasks)\n\n" + markdown_by(t4, "dataset") + ("\n\n" + images(ablation_png, out_dir) if ablation_png else ""),
+        "## AUC per anomaly kind (synthetic scenes)\n\n" + KINDS_INTRO + "\n\n" + (markdown_table(kinds) if len(kinds) else "not run: no metrics/synthetic/ with AUC per kind"),
         "## Search of t and lambda\n\n" + markdown_table(search) + "\n\n### Trials\n\n" + markdown_by(trials, "dataset") + ("\n\n" + images(search_png, out_dir) if search_png else ""),
         "## Running time (FPS)\n\n" + markdown_table(fps),
         "## Figures\n\n" + figure_links(out_dir / "figures", out_dir),

@@ -13,7 +13,7 @@ from bench.ablation import PAPER_TASKS, RowProfile, load_rows, prepare_inputs, r
 from bench.datasets import open_dataset
 from bench.datasets.subsample import EveryNthFrame, VideoSubset, subsample_tracks
 from bench.evaluate import evaluate
-from bench.gate import compare, tolerance
+from bench.gate import compare, tolerance, write_reference
 from bench.score import MapConfig
 from bench.synth import generate
 
@@ -142,3 +142,19 @@ def test_gate_tolerance_and_verdicts():
     assert [line[:4] for line in lines] == ["ok  ", "ok  "]  # 0.745 >= 0.74, 0.895 >= 0.89
     lines = compare({"p": {"auc_micro": 0.735, "auc_macro": 0.885}}, reference, gate)
     assert [line[:4] for line in lines] == ["FAIL", "FAIL"]
+    lines = compare({"q": {"auc_micro": 0.99, "auc_macro": 0.99}}, reference, gate)
+    assert len(lines) == 1 and lines[0].startswith("FAIL") and "--profiles q" in lines[0]  # no reference: never a pass
+
+
+def test_gate_write_reference_keeps_the_profiles_that_did_not_run(tmp_path):
+    path = tmp_path / "gate.yaml"
+    path.write_text("# how to measure\nreference: {}\n")
+    old = {"mean": 0.5, "std": 0.1, "seeds": [0], "values": [0.5]}
+    spec = {"profiles": {"a": {}, "b": {}}, "reference": {"a": {"auc_micro": old, "auc_macro": old}}}
+    write_reference(path, spec, {"b": [{"auc_micro": 0.8, "auc_macro": 0.9}, {"auc_micro": 0.6, "auc_macro": 0.7}]}, [0, 1])
+    text = path.read_text()
+    stored = yaml.safe_load(text)["reference"]
+    assert text.startswith("# how to measure\n") and stored["a"]["auc_micro"] == old
+    assert stored["b"]["auc_micro"]["mean"] == pytest.approx(0.7)
+    assert stored["b"]["auc_micro"]["std"] == pytest.approx(0.1414, abs=1e-4)  # sample std of 0.8 and 0.6
+    assert stored["b"]["auc_macro"]["values"] == [0.9, 0.7]

@@ -189,3 +189,21 @@ def test_reference_missing_a_column(metrics: Path, tmp_path: Path):
     pd.read_csv(REFERENCE, dtype=str, keep_default_na=False).drop(columns="note").to_csv(bad, index=False)
     with pytest.raises(ValueError, match=r"reference\.csv: missing column\(s\) note"):
         build_report(metrics, bad, ABLATION, tmp_path / "out")
+
+
+def test_kinds_table_says_whether_each_single_task_row_wins_its_kind(metrics: Path, tmp_path: Path):
+    kinds = {"sn_T1": (["T1"], [0.9, 0.7, 0.5, 0.5]), "sn_T2": (["T2"], [0.6, 0.6, 0.5, 0.5]), "sn_T1T3": (["T1", "T3"], [1.0, 1.0, 1.0, 1.0])}
+    for name, (tasks, values) in kinds.items():
+        record = {**ablation(name, 0, {}, 0.7, 0.8), "dataset": "synthetic", "tasks": tasks,
+                  "profile": {"epochs": 5, "train_frame_stride": 5, "test_frame_stride": 1}}
+        record["eval"]["auc_by_kind"] = dict(zip(("wrong_direction", "irregular_motion", "unusual_appearance", "novel_object"), values))
+        write(metrics / "synthetic" / "single_task" / f"{name}-s0.json", record)
+    out = tmp_path / "out"
+    build_report(metrics, REFERENCE, ABLATION, out)
+    df = table(out, "kinds")
+    assert row(df, row="sn_T1")["aimed_kind"] == "wrong_direction: best of the single-task rows"  # 0.9 > 0.6
+    assert row(df, row="sn_T2")["aimed_kind"] == "irregular_motion: not best of the single-task rows"  # 0.6 < 0.7
+    assert row(df, row="sn_T1T3")["aimed_kind"] == "—"  # not a single-task row: the T1T3 row's 1.0 competes with nobody
+    assert row(df, row="sn_T2")["auc_wrong_direction"] == "60.0"
+    assert row(df, row="sn_T1")["profile"] == "epochs=5, train_frame_stride=5, test_frame_stride=1"
+    assert "## AUC per anomaly kind" in (out / "README.md").read_text()

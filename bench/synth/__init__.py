@@ -5,7 +5,7 @@ reads it. See :mod:`bench.synth.generator` for the layout and :mod:`bench.synth.
 the four anomaly kinds (one aimed at each SSMTL proxy task).
 """
 
-from bench.synth.anomalies import ANOMALY_KINDS, KIND_NAMES, AnomalyStyle
+from bench.synth.anomalies import AIMED_TASK, ANOMALY_KINDS, KIND_NAMES, AnomalyStyle
 from bench.synth.generator import GENERATOR_VERSION, PRESETS, Preset, generate
 
-__all__ = ["ANOMALY_KINDS", "KIND_NAMES", "AnomalyStyle", "GENERATOR_VERSION", "PRESETS", "Preset", "generate"]
+__all__ = ["AIMED_TASK", "ANOMALY_KINDS", "KIND_NAMES", "AnomalyStyle", "GENERATOR_VERSION", "PRESETS", "Preset", "generate"]

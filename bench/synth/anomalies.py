@@ -28,6 +28,13 @@ ANOMALY_KINDS: dict[str, int] = {
     "novel_object": 8,
 }
 KIND_NAMES: tuple[str, ...] = tuple(ANOMALY_KINDS)
+# The proxy task each kind is designed to be caught by (paper names T1..T4, see the module docstring).
+AIMED_TASK: dict[str, str] = {
+    "wrong_direction": "T1",
+    "irregular_motion": "T2",
+    "unusual_appearance": "T3",
+    "novel_object": "T4",
+}
 
 # Sub-types drawn for each kind, with their probabilities.
 SUBTYPES: dict[str, dict[str, float]] = {
