@@ -469,7 +469,8 @@ def aimed_verdict(row_tasks: Sequence[str], by_kind: Mapping[str, Any], peers: l
 def kinds_table(metrics: MetricsDir, specs: Mapping[str, Row]) -> pd.DataFrame:
     """AUC per anomaly kind (synthetic scenes, each kind against all normal frames) of the
     pipeline's model and of every ablation and single-task row, with the verdict the issue asks
-    for: is each single-task row best on the kind aimed at its task (:data:`AIMED_TASK`)?"""
+    for: is each single-task row best on the kind aimed at its task (:data:`AIMED_TASK`)?
+    With several seeds a row shows its lowest seed."""
     rows = []
     for dataset in DATASETS:
         pipeline = metrics.load(dataset, "object_level.json")
