@@ -23,7 +23,6 @@ With a test frame stride ``n > 1`` the evaluation uses the ground truth of the s
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import time
@@ -34,10 +33,12 @@ import numpy as np
 import yaml
 
 from bench import tracking
+from bench.atomic import save_npy, write_json
 from bench.datasets import VideoDataset
 from bench.datasets.subsample import EveryNthFrame
 from bench.evaluate import evaluate
-from bench.pipeline import load_subsampled, write_json
+from bench.model import SSMTL
+from bench.pipeline import load_subsampled
 from bench.score import MapConfig, frame_sizes, object_scores, scored_regions, video_frame_scores
 from bench.train import TrainConfig, load_checkpoint, save_checkpoint, train
 from bench.tubes import TubeCache, build_tube_cache
@@ -86,12 +87,6 @@ def load_rows(path: Path) -> dict[str, Row]:
 # ---------------------------------------------------------------------------------------------
 # prepare: the rows' shared tube caches
 # ---------------------------------------------------------------------------------------------
-def save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, array)
-    tmp.replace(path)
-
-
 def prepare_inputs(dataset: VideoDataset, sources: dict[str, dict[str, tuple[Path, Path]]], t: int, seed: int,
                    strides: dict[str, int], out_dir: Path) -> dict:
     """Tube caches and teacher targets of every level and split under ``out_dir/<level>/``.
@@ -108,7 +103,7 @@ def prepare_inputs(dataset: VideoDataset, sources: dict[str, dict[str, tuple[Pat
             key = {"detections": detections.meta, "frame_stride": strides[split]}
             build_tube_cache(dataset, split, detections, folder / split, t=t, seed=seed, key=key)
     meta = {"t": t, "seed": seed, "train_frame_stride": strides["train"], "test_frame_stride": strides["test"], "levels": sorted(sources)}
-    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_json(out_dir / "meta.json", meta)
     return meta
 
 
@@ -136,15 +131,13 @@ def sweep_key(dataset: str, inputs_meta: dict, lam: float, profile: RowProfile) 
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def score_and_evaluate(model_path: Path, dataset: VideoDataset, level_dir: Path, stride: int, level: str,
-                       map_config: MapConfig, alpha: float, beta: float) -> dict:
-    """Eq. (6) object scores, frame scores (section 3.4) and the metrics of one trained row."""
-    model, _, _ = load_checkpoint(model_path)
-    cache = TubeCache.open(level_dir / "test")
-    targets = np.load(level_dir / "test_teachers.npy", mmap_mode="r") if "distill" in model.tasks else None
+def score_and_evaluate(model: SSMTL, cache: TubeCache, targets: np.ndarray | None, dataset: VideoDataset, map_config: MapConfig,
+                       stride: int = 1, localize: bool = True, alpha: float = 0.1, beta: float = 0.1) -> dict:
+    """Eq. (6) object scores of a test cache, its frame scores (section 3.4) and their metrics:
+    AUCs, and with ``localize`` RBDC/TBDC. ``stride``: the cache holds every n-th test frame."""
     heads = object_scores(model, cache, targets)
     frames = video_frame_scores(cache, heads["score"], frame_sizes(dataset), map_config, frame_stride=stride)
-    regions = scored_regions(cache, heads["score"], frame_stride=stride) if level == "object" else None
+    regions = scored_regions(cache, heads["score"], frame_stride=stride) if localize else None
     truth = EveryNthFrame(dataset, stride) if stride > 1 else dataset
     return evaluate(truth, frames, regions, alpha=alpha, beta=beta)
 
@@ -168,7 +161,10 @@ def run_row(row: Row, seed: int, dataset: VideoDataset, inputs_dir: Path, lam: f
         result = train(cache, teachers, config, on_epoch=lambda epoch, record: mlflow.log_metrics(record, step=epoch))
         save_checkpoint(model_out, result, config, meta["t"])
         trained = time.perf_counter()
-        metrics = score_and_evaluate(model_out, dataset, level_dir, meta["test_frame_stride"], row.level, map_config, alpha, beta)
+        model, _, _ = load_checkpoint(model_out)  # scores what was saved
+        targets = np.load(level_dir / "test_teachers.npy", mmap_mode="r") if "distill" in model.tasks else None
+        metrics = score_and_evaluate(model, TubeCache.open(level_dir / "test"), targets, dataset, map_config,
+                                     meta["test_frame_stride"], row.level == "object", alpha, beta)
         val = result.best_val
         summary = {
             "row": row.id, "dataset": dataset.name, "arch": row.arch, "tasks": list(row.tasks), "level": row.level, "seed": seed,

@@ -43,8 +43,8 @@ import numpy as np
 import torch
 
 from bench.model import SSMTL
-from bench.pipeline import write_json
-from bench.score import MapConfig, batch_scores, default_batch_size, paint_maps
+from bench.atomic import write_json
+from bench.score import MapConfig, batch_scores, default_batch_size, mean_score, paint_maps
 from bench.tubes import clamp_frames, crop_tubes, frames_to_tensor, window_offsets
 
 if TYPE_CHECKING:
@@ -342,7 +342,7 @@ class OnlineScorer:
         targets, step = np.nan_to_num(class_scores, nan=0.0), default_batch_size(self.device)
         parts = [batch_scores(self.model, x[i : i + step], targets[i : i + step]) for i in range(0, len(x), step)]
         scores = {task: np.concatenate([part[task] for part in parts]) for task in self.model.tasks}
-        return {**scores, "score": np.mean([scores[task] for task in self.model.tasks], axis=0)}
+        return {**scores, "score": mean_score(scores, self.model.tasks)}
 
 
 def device_name(device: torch.device) -> str:

@@ -26,8 +26,8 @@
       Table 4: the shared tube caches, then one row and seed (train, score, evaluate).
   ssmtl report [--metrics DIR] [--out reports]
       Tables 2-4 (micro and macro AUC, ours next to published) from the metrics files.
-  ssmtl gate [--reference FILE]
-      CI regression gate: a small CPU profile against stored reference AUCs.
+  ssmtl gate [--profiles NAME ...] [--override KEY=VALUE] [--write-reference --seeds 0 1 2]
+      CI regression gate: small CPU profiles against stored reference AUCs.
   ssmtl bench tubes|model|fps ...
       Benchmarks: tubes/s and peak memory, samples/s and objects/s, end-to-end FPS.
 

@@ -11,18 +11,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench.atomic import atomic_path  # noqa: E402
 from bench.datasets import VideoDataset  # noqa: E402
 from bench.metrics import normalize_per_video  # noqa: E402
 
 
 def save(fig: plt.Figure, path: Path) -> Path:
     """Write ``fig`` as a PNG atomically (temporary file, then rename) and close it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     fig.tight_layout()
-    fig.savefig(tmp, dpi=100, format="png")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
-    tmp.replace(path)
     return path
 
 

@@ -32,7 +32,7 @@ import yaml
 
 from bench.datasets import VideoDataset, open_dataset
 from bench.datasets.subsample import VideoSubset
-from bench.pipeline import write_json
+from bench.atomic import write_json, write_text
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = REPO / "experiments" / "ci_gate.yaml"
@@ -64,10 +64,10 @@ def resolve_root(spec: dict) -> Path:
 
 def run_profile(name: str, spec: dict, common: dict, seed: int) -> dict[str, float]:
     """Train, score and evaluate one profile with ``seed``; returns its metrics."""
-    from bench.evaluate import evaluate
+    from bench.ablation import score_and_evaluate
     from bench.model import SSMTL
     from bench.pipeline import make_detector, run_detect
-    from bench.score import MapConfig, frame_sizes, object_scores, video_frame_scores
+    from bench.score import MapConfig
     from bench.train import TrainConfig, train
     from bench.tubes import build_tube_cache
 
@@ -86,9 +86,7 @@ def run_profile(name: str, spec: dict, common: dict, seed: int) -> dict[str, flo
     result = train(caches["train"], None, config)
     model = SSMTL(config.arch, config.tasks)
     model.load_state_dict(result.state_dict)
-    heads = object_scores(model.eval(), caches["test"], None)
-    frames = video_frame_scores(caches["test"], heads["score"], frame_sizes(dataset), MapConfig())
-    metrics = evaluate(dataset, frames)
+    metrics = score_and_evaluate(model, caches["test"], None, dataset, MapConfig(), localize=False)
     return {key: float(metrics[key]) for key in METRICS}
 
 
@@ -124,7 +122,7 @@ def write_reference(path: Path, spec: dict, runs: dict[str, list[dict[str, float
         for profile, results in runs.items()
     }}
     header = "".join(line + "\n" for line in path.read_text().splitlines() if line.startswith("#"))
-    path.write_text(header + yaml.safe_dump(spec, sort_keys=False))
+    write_text(path, header + yaml.safe_dump(spec, sort_keys=False))
 
 
 def check_published(metrics_path: Path, reference_csv: Path, dataset: str, tolerance_points: float) -> list[str]:

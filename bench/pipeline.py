@@ -8,13 +8,13 @@ stage never leaves a file that a later one mistakes for finished.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from bench.atomic import write_json
 from bench.datasets import VideoDataset
 from bench.detection import Detections
 from bench.detection.detectors import BackgroundSubtractionDetector, Detector, FullFrameDetector, PrecomputedDetector, YoloDetector, detect_split
@@ -85,13 +85,6 @@ def load_subsampled(detections_path: Path, teachers_path: Path | None, stride: i
 def run_tubes(dataset: VideoDataset, split: str, detections_path: Path, out_dir: Path, t: int, seed: int) -> TubeCache:
     detections = Detections.load(detections_path)
     return build_tube_cache(dataset, split, detections, out_dir, t=t, seed=seed, key={"detections": detections.meta})
-
-
-def write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
 
 
 def run_train(tubes_dir: Path, teachers_path: Path | None, config: TrainConfig, out_model: Path, metrics_out: Path,

@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import statistics
 import sys
@@ -62,9 +61,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.ablation import Row, load_rows  # noqa: E402
+from bench.atomic import write_text  # noqa: E402
 from bench.figures import save  # noqa: E402
 from bench.synth import AIMED_TASK, KIND_NAMES  # noqa: E402
-import yaml  # noqa: E402
 
 DATASETS = ("avenue", "shanghaitech", "ped2", "synthetic")  # the paper's order, ours last
 LEVEL_FILES = {"object": "object_level.json", "frame": "frame_level.json", "late_fusion": "late_fusion.json"}
@@ -477,7 +476,7 @@ def kinds_table(metrics: MetricsDir, specs: Mapping[str, Row]) -> pd.DataFrame:
         if pipeline.data and pipeline.data.get("auc_by_kind"):
             train = metrics.load(dataset, "train_object_level.json")
             config = (train.data or {}).get("config") or {}
-            rows.append([dataset, KIND_FOLDERS["object_level.json"], "pipeline", "+".join(TASK_KEYS[t] for t in config.get("tasks", [])) or "not recorded",
+            rows.append([dataset, KIND_FOLDERS["object_level.json"], "pipeline", tasks_label(config.get("tasks", [])) or "not recorded",
                          f"epochs={config.get('epochs', '?')}", pipeline.pct("auc_micro"), pipeline.pct("auc_macro"),
                          *kind_cells(pipeline.data["auc_by_kind"]), NA])
         for folder in ("ablation", "single_task"):
@@ -630,14 +629,6 @@ def markdown_by(df: pd.DataFrame, column: str) -> str:
     """One Markdown table per value of ``column`` (dropped from the table)."""
     parts = [f"### {value}\n\n{markdown_table(group.drop(columns=column))}" for value, group in df.groupby(column, sort=False)]
     return "\n\n".join(parts) or "(none)"
-
-
-def write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
 
 
 def write_csv(path: Path, df: pd.DataFrame) -> Path:

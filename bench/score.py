@@ -74,6 +74,11 @@ def batch_scores(model: SSMTL, x: torch.Tensor, targets: np.ndarray | None) -> d
     return scores
 
 
+def mean_score(heads: dict[str, np.ndarray], tasks: tuple[str, ...]) -> np.ndarray:
+    """Eq. (6): an object's anomaly score is the mean of the scores of the enabled heads."""
+    return np.mean([heads[task] for task in tasks], axis=0)
+
+
 @torch.no_grad()
 def object_scores(model: SSMTL, cache: TubeCache, targets: np.ndarray | None, batch_size: int | None = None, progress: bool = True) -> dict[str, np.ndarray]:
     """Per-head anomaly scores and their mean (eq. 6) for every tube of a test cache, ``batch_size``
@@ -92,7 +97,7 @@ def object_scores(model: SSMTL, cache: TubeCache, targets: np.ndarray | None, ba
         for task, values in batch_scores(model, x, target).items():
             heads[task].append(values)
     scores = {task: np.concatenate(values) if values else np.zeros(0) for task, values in heads.items()}
-    scores["score"] = np.mean([scores[task] for task in model.tasks], axis=0) if len(cache) else np.zeros(0)
+    scores["score"] = mean_score(scores, model.tasks) if len(cache) else np.zeros(0)
     return scores
 
 

@@ -73,7 +73,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from bench.model import ARCHITECTURES, TASKS
-from bench.pipeline import load_subsampled, write_json
+from bench.atomic import write_json
+from bench.pipeline import load_subsampled
 from bench.train import TrainConfig
 
 PAPER_T_VALUES = (1, 2, 3, 4)
@@ -349,8 +350,6 @@ def load_training_data(dataset, detections_path: Path, teachers_path: Path | Non
     from bench.tubes import build_tube_cache
 
     teachers_path = teachers_path if "distill" in config.tasks else None
-    if "distill" in config.tasks and teachers_path is None:
-        raise ValueError("task 'distill' needs teacher targets: give --teachers (ssmtl teachers --split train)")
     if teachers_path is not None and not Path(teachers_path).is_file():
         raise FileNotFoundError(f"{teachers_path}: teachers file does not exist")
     detections, teachers = load_subsampled(detections_path, teachers_path, config.frame_stride)

@@ -105,7 +105,5 @@ def resumable_run(experiment: str, run_name: str, params: dict[str, Any], tags: 
             mlflow.set_tags({"git_commit": git_commit(), **tags})
             yield mlflow, True
         return
-    with mlflow.start_run(experiment_id=_experiment(mlflow, experiment), run_name=run_name):
-        mlflow.log_params({k: str(v) for k, v in params.items()})
-        mlflow.set_tags({"git_commit": git_commit(), **tags, **match})
+    with run(experiment, run_name, params, {**tags, **match}) as mlflow:
         yield mlflow, False
