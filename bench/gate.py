@@ -66,10 +66,7 @@ def resolve_root(spec: dict) -> Path:
 
 
 def run_profile(name: str, spec: dict, common: dict, seed: int) -> dict[str, float]:
-    """Train, score and evaluate one profile with ``seed`` on ``common["threads"]`` torch threads
-    (results depend on the thread count, see the module docstring); returns its metrics."""
-    import torch
-
+    """Train, score and evaluate one profile with ``seed``; returns its metrics."""
     from bench.ablation import score_and_evaluate
     from bench.model import SSMTL
     from bench.pipeline import make_detector, run_detect
@@ -77,7 +74,6 @@ def run_profile(name: str, spec: dict, common: dict, seed: int) -> dict[str, flo
     from bench.train import TrainConfig, train
     from bench.tubes import build_tube_cache
 
-    torch.set_num_threads(common["threads"])
     dataset = open_profile_dataset(name, spec)
     work = WORK / name
     caches = {}
@@ -169,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--override: unknown knob(s) {', '.join(sorted(unknown))}; known: {', '.join(spec['common'])}")
     common = {**spec["common"], **overrides}
+    import torch
+
+    torch.set_num_threads(common["threads"])  # results depend on the thread count (module docstring)
     profiles = {k: v for k, v in spec["profiles"].items() if not args.profiles or k in args.profiles}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in profiles}
     start = time.perf_counter()
