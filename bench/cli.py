@@ -31,6 +31,10 @@
   ssmtl bench tubes|model|fps ...
       Benchmarks: tubes/s and peak memory, samples/s and objects/s, end-to-end FPS.
 
+Every command takes a leading ``--threads N`` (``ssmtl --threads 2 train ...``): torch's CPU
+threads, which results depend on (the sums split differently across threads); params.yaml
+``threads`` gives it to every pipeline stage. Without it torch uses all cores.
+
 Dataset names: ped1, ped2, avenue, shanghaitech, synthetic. Exit codes: 0 success, 2 bad input
 (the message names each file and problem).
 """
@@ -410,8 +414,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def pin_threads(argv: list[str]) -> list[str]:
+    """Apply a leading ``--threads N`` (``torch.set_num_threads``; 0 = torch's default) and drop it."""
+    if argv[:1] != ["--threads"]:
+        return argv
+    if len(argv) < 2 or not argv[1].isdigit():
+        raise SystemExit("ssmtl: error: --threads needs a whole number (0 = all cores), e.g. ssmtl --threads 2 train ...")
+    if int(argv[1]) > 0:
+        import torch
+
+        torch.set_num_threads(int(argv[1]))
+    return argv[2:]
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = pin_threads(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in DELEGATED:
         return importlib.import_module(DELEGATED[argv[0]][0]).main(argv[1:])
     args = build_parser().parse_args(argv)

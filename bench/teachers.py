@@ -256,7 +256,7 @@ class ImageNetTeacher:
             net = net.to(self.device)
             self.name, self.weights = text, path
             self.normalize = True if normalize is None else bool(normalize)
-        self.net = net.eval()
+        self.net = net.eval().to(memory_format=torch.channels_last)  # speed only: 2x faster on CPU (MobileNetV2, 2 cores)
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
 
@@ -302,7 +302,7 @@ class ImageNetTeacher:
             x = crop_boxes(images, boxes_t[start:stop], local[start:stop], self.crop_size, self.sampling_ratio)
             if self.normalize:
                 x = (x - self._mean) / self._std
-            logits = self.net(x)
+            logits = self.net(x.contiguous(memory_format=torch.channels_last))
             if logits.ndim != 2 or logits.shape[1] != IMAGENET_CLASSES:
                 raise RuntimeError(f"{self.weights}: classifier returned {tuple(logits.shape)}, expected (N, 1000)")
             out[start:stop] = logits.float().cpu().numpy()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from bench.cli import main
+from bench.cli import main, pin_threads
 from bench.datasets import open_dataset
 
 
@@ -93,3 +93,23 @@ def test_fuse_averages_normalised_scores(tmp_path: Path):
     args = ["fuse", "--object-scores", str(tmp_path / "object.npz"), "--frame-scores", str(tmp_path / "frame.npz"), "--out", str(tmp_path / "f.npz")]
     assert main(args) == 0
     assert np.allclose(np.load(tmp_path / "f.npz")["v"], [0.0, 0.25, 1.0])
+
+
+def test_leading_threads_option_pins_torch_and_is_dropped():
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert pin_threads(["--threads", "1", "train", "--t", "3"]) == ["train", "--t", "3"]
+        assert torch.get_num_threads() == 1
+        assert pin_threads(["tubes", "--threads", "3"]) == ["tubes", "--threads", "3"]  # only a leading one
+        assert torch.get_num_threads() == 1
+        assert pin_threads(["--threads", "0", "report"]) == ["report"]  # 0: torch's default, left alone
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_threads_option_needs_a_number(capsys):
+    with pytest.raises(SystemExit, match="whole number"):
+        main(["--threads", "two", "report"])

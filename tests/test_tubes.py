@@ -178,8 +178,10 @@ def test_crop_tubes_same_box_in_every_frame_one_roi_align_call(monkeypatch):
     index = torch.tensor([[0, 1, 2, 3, 4], [9, 7, 5, 3, 1], [2, 2, 2, 2, 2]])
     boxes = torch.tensor([[5.0, 6.0, 30.0, 40.0], [0.0, 0.0, 64.0, 48.0], [10.5, 3.25, 12.5, 20.0]])
     calls = []
-    original = tubes_module.roi_align
-    monkeypatch.setattr(tubes_module, "roi_align", lambda *a, **k: calls.append(1) or original(*a, **k))
+    import torchvision.ops
+
+    original = torchvision.ops.roi_align  # crop_tubes imports it at call time
+    monkeypatch.setattr(torchvision.ops, "roi_align", lambda *a, **k: calls.append(1) or original(*a, **k))
     crops = crop_tubes(frames, index, boxes)
     assert len(calls) == 1
     assert crops.shape == (3, 5, 3, 64, 64)

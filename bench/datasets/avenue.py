@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import scipy.io
 
 from bench.datasets.base import DatasetError, MaskSource, Split, Video, VideoDataset
 from bench.datasets.layout import check_length, discover_frame_sources, first_existing, load_npy, raise_if
@@ -37,6 +36,8 @@ MNAD_LABELS = ["gt/frame_labels_avenue.npy", "frame_labels_avenue.npy"]
 @lru_cache(maxsize=1)
 def load_mat_masks(path: Path) -> tuple[np.ndarray, ...]:
     """The per-frame masks of one ``*_label.mat`` (one video kept in memory at a time)."""
+    import scipy.io  # imported here: only Avenue's .mat labels need it, and it costs every command 0.4 s
+
     try:
         cell = scipy.io.loadmat(path)["volLabel"]
     except (OSError, ValueError, KeyError) as error:
