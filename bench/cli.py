@@ -420,10 +420,9 @@ def pin_threads(argv: list[str]) -> list[str]:
         return argv
     if len(argv) < 2 or not argv[1].isdigit():
         raise SystemExit("ssmtl: error: --threads needs a whole number (0 = all cores), e.g. ssmtl --threads 2 train ...")
-    if int(argv[1]) > 0:
-        import torch
+    from bench.train import set_threads
 
-        torch.set_num_threads(int(argv[1]))
+    set_threads(int(argv[1]))
     return argv[2:]
 
 

@@ -165,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--override: unknown knob(s) {', '.join(sorted(unknown))}; known: {', '.join(spec['common'])}")
     common = {**spec["common"], **overrides}
-    import torch
+    from bench.train import set_threads
 
-    torch.set_num_threads(common["threads"])  # results depend on the thread count (module docstring)
+    set_threads(common["threads"])  # results depend on the thread count (module docstring)
     profiles = {k: v for k, v in spec["profiles"].items() if not args.profiles or k in args.profiles}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in profiles}
     start = time.perf_counter()

@@ -194,6 +194,13 @@ class TrainResult:
     history: list[dict[str, float]]
 
 
+def set_threads(threads: int) -> None:
+    """Pin torch's CPU threads; 0 leaves torch's default (all cores). Results depend on the count,
+    as float sums split differently across threads (README "Threads")."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
 def seed_everything(seed: int, device: torch.device) -> None:
     """Seed torch and numpy; on CUDA also switch to deterministic algorithms (cuDNN's defaults
     are not). The CPU kernels used here are deterministic for a fixed thread count already, and

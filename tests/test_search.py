@@ -47,12 +47,11 @@ SMALL = dict(t_values=(1, 2), lams=(0.1, 1.0), tasks=("middle", "distill"), epoc
 
 @pytest.fixture(autouse=True, scope="module")
 def torch_settings():
-    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     yield
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(deterministic)
 
 
 @pytest.fixture(scope="module")
