@@ -9,12 +9,15 @@ frame level). Two commands, two ``dvc.yaml`` stages:
     chose (``metrics/<dataset>/search.json``), for the object level and the frame level, from the
     pipeline's detections and teacher targets, optionally keeping only the objects of every n-th
     training / test frame (a CPU-profile knob; ``1`` = all, the paper's setting).
-``ssmtl ablation run --row ROW --seed S``
+``ssmtl ablation run --row ROW[,ROW...] --seed S[,S...]``
     Trains the row's model (eq. 5 with the search's lambda), scores the test objects (eq. 6),
     builds frame scores (section 3.4) and evaluates them: frame-level AUC micro and macro, RBDC
     and TBDC at the object level, AUC per anomaly kind on synthetic scenes. One MLflow run per
     row and seed, a child of one parent run per sweep, tagged with dataset, arch, tasks, level,
-    seed, git commit and the hash of ``dvc.lock``. Writes ``metrics/<dataset>/ablation/<row>-s<seed>.json``.
+    seed, git commit and the hash of ``dvc.lock``. Writes ``<row>-s<seed>.json`` (the pipeline:
+    ``metrics/<dataset>/ablation/<group>/``). Several rows and seeds run one after another in one
+    process: ``dvc.yaml`` runs one process per group of ``params.yaml`` ``ablation.groups``,
+    because on CPU each process spends ~7 s importing torch and MLflow before any work.
 
 With a test frame stride ``n > 1`` the evaluation uses the ground truth of the same frames
 (:class:`bench.datasets.subsample.EveryNthFrame`): an unbiased estimate of the full-test AUC on
@@ -123,6 +126,17 @@ class RowProfile:
 def file_hash(path: Path) -> str:
     """First 12 hex digits of the file's sha256, or ``"absent"``."""
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else "absent"
+
+
+def output_path(template: Path, row: str, seed: int, rows: int, seeds: int) -> Path:
+    """``template`` with ``{row}`` and ``{seed}`` replaced. A command that runs several rows (or
+    seeds) writes one file per row (seed), so the template must then hold ``{row}`` (``{seed}``):
+    ValueError otherwise."""
+    text = str(template)
+    for name, count in (("row", rows), ("seed", seeds)):
+        if count > 1 and f"{{{name}}}" not in text:
+            raise ValueError(f"{template}: {count} {name}s need one file each: put {{{name}}} in the path")
+    return Path(text.replace("{row}", row).replace("{seed}", str(seed)))
 
 
 def sweep_key(dataset: str, inputs_meta: dict, lam: float, profile: RowProfile) -> str:

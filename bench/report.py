@@ -12,7 +12,7 @@ Inputs
   - ``train_object_level.json``, ``train_frame_level.json``: training summaries, whose optional
     ``config`` (arch, tasks, epochs, t, lam) names the profile that produced the numbers;
   - ``search.json``: the search of t and lambda (``best``, ``trials``);
-  - ``ablation/<row>-s<seed>.json``: one Table 4 row and seed (``val``, ``eval``, ``profile``);
+  - ``ablation/<group>/<row>-s<seed>.json``: one Table 4 row and seed (``val``, ``eval``, ``profile``);
   - ``single_task/<row>-s<seed>.json``: the same for the single-task experiment (synthetic
     scenes: is each single-task row best on the anomaly kind aimed at its task?);
   - ``fps.json``: running-time runs per device.
@@ -196,16 +196,23 @@ class MetricsDir:
         return Loaded(label, read_json(path))
 
     def ablation(self, dataset: str, rows: Mapping[str, Row], folder: str = "ablation") -> dict[str, list[dict[str, Any]]]:
-        """The ablation results of a dataset by row id (``folder``: ablation or single_task), ordered by seed."""
+        """The ablation results of a dataset by row id (``folder``: ablation or single_task, with the
+        files directly in it or in one subfolder per group of rows), ordered by seed."""
         found: dict[str, list[dict[str, Any]]] = {}
-        for path in sorted((self.root / dataset / folder).glob("*.json")):
+        seen: dict[tuple[str, int], Path] = {}
+        for path in sorted((self.root / dataset / folder).rglob("*.json")):
             match = re.fullmatch(r"(.+)-s(\d+)\.json", path.name)
             if match is None:
                 raise ValueError(f"{path}: expected a name <row>-s<seed>.json")
             if match[1] not in rows:
                 raise ValueError(f"{path}: row {match[1]!r} is not a row of the ablation table")
+            key = (match[1], int(match[2]))
+            if key in seen:
+                raise ValueError(f"{path}: row {key[0]} seed {key[1]} again (also in {seen[key]}): a row belongs to one group")
+            seen[key] = path
             record = read_json(path)
-            found.setdefault(match[1], []).append({**record, "seed": int(match[2]), "label": self.label(dataset, folder, path.name)})
+            label = self.label(dataset, *path.relative_to(self.root / dataset).parts)
+            found.setdefault(match[1], []).append({**record, "seed": key[1], "label": label})
         return {row: sorted(records, key=lambda r: r["seed"]) for row, records in found.items()}
 
 
@@ -433,7 +440,7 @@ def table4(ref: pd.DataFrame, metrics: MetricsDir, specs: Mapping[str, Row]) -> 
         all_stats[dataset] = {row: ablation_stats(found[row]) for row in specs if row in found}
         for row, spec in specs.items():
             records = found.get(row, [])
-            label = metrics.label(dataset, "ablation", f"{row}-s*.json")
+            label = metrics.label(dataset, "ablation", "**", f"{row}-s*.json")
             seeds = seeds_cell(metrics, dataset, records, label)
             cells, sources = t4_cells(ref, dataset, spec, all_stats[dataset].get(row, {}), bool(records), label)
             rows.append([row, dataset, spec.arch, "+".join(spec.tasks), spec.level, seeds, *cells, "; ".join(sorted(sources)) or NA])
@@ -637,7 +644,7 @@ def write_csv(path: Path, df: pd.DataFrame) -> Path:
 
 def ablation_profile(metrics: MetricsDir, dataset: str) -> str:
     """The ablation's result count and profile(s), e.g. ``ablation: 4 results, profile epochs=2``."""
-    paths = sorted((metrics.root / dataset / "ablation").glob("*.json"))
+    paths = sorted((metrics.root / dataset / "ablation").rglob("*.json"))
     profiles = {", ".join(f"{k}={v}" for k, v in (read_json(p).get("profile") or {}).items()) for p in paths}
     return f"ablation: {len(paths)} results, profile {' | '.join(sorted(profiles)) or 'not recorded'}" if paths else "ablation: not run"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from bench.ablation import PAPER_TASKS, RowProfile, load_rows, prepare_inputs, run_row
+from bench.ablation import PAPER_TASKS, RowProfile, load_rows, output_path, prepare_inputs, run_row
 from bench.datasets import open_dataset
 from bench.datasets.subsample import EveryNthFrame, VideoSubset, subsample_tracks
 from bench.evaluate import evaluate
@@ -36,9 +36,20 @@ def test_rows_are_the_paper_table_4():
     assert rows["sn_T1T3"].task_names == ("arrow", "middle")
 
 
-def test_params_list_every_row():
+def test_params_groups_hold_every_row_once():
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    assert sorted(params["ablation"]["rows"]) == sorted(load_rows(REPO / "experiments" / "ablation.yaml"))
+    grouped = [row for rows in params["ablation"]["groups"].values() for row in rows.split(",")]
+    assert sorted(grouped) == sorted(load_rows(REPO / "experiments" / "ablation.yaml"))
+
+
+def test_output_path_per_row_and_seed():
+    template = Path("m/{row}-s{seed}.json")
+    assert output_path(template, "sn_T1", 2, rows=3, seeds=2) == Path("m/sn_T1-s2.json")
+    assert output_path(Path("m/x.json"), "sn_T1", 0, rows=1, seeds=1) == Path("m/x.json")  # one run: the path as given
+    with pytest.raises(ValueError, match=r"m/x-s\{seed\}.json: 2 rows need one file each: put \{row\} in the path"):
+        output_path(Path("m/x-s{seed}.json"), "sn_T1", 0, rows=2, seeds=1)
+    with pytest.raises(ValueError, match=r"3 seeds need one file each: put \{seed\}"):
+        output_path(Path("m/{row}.json"), "sn_T1", 0, rows=1, seeds=3)
 
 
 def test_bad_row_names_file_and_row(tmp_path):

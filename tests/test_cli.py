@@ -113,3 +113,13 @@ def test_leading_threads_option_pins_torch_and_is_dropped():
 def test_threads_option_needs_a_number(capsys):
     with pytest.raises(SystemExit, match="whole number"):
         main(["--threads", "two", "report"])
+
+
+def test_ablation_run_refuses_one_file_for_several_rows(synthetic_root: Path, tmp_path: Path, capsys):
+    rows = Path(__file__).resolve().parents[1] / "experiments" / "ablation.yaml"
+    common = ["ablation", "run", "synthetic", "--root", str(synthetic_root), "--rows", str(rows), "--inputs", str(tmp_path),
+              "--search", str(tmp_path / "search.json"), "--model", str(tmp_path / "{row}-s{seed}.pt")]
+    assert main([*common, "--row", "sn_T1,sn_T2", "--out", str(tmp_path / "metrics.json")]) == 2
+    assert "metrics.json: 2 rows need one file each: put {row} in the path" in capsys.readouterr().err
+    assert main([*common, "--row", "sn_T1,sn_T5", "--out", str(tmp_path / "{row}.json")]) == 2
+    assert "no row 'sn_T5'" in capsys.readouterr().err

@@ -43,10 +43,10 @@ def metrics(tmp_path: Path) -> Path:
     write(root / "synthetic" / "search.json", {"dataset": "synthetic", "objective": "val_joint_loss", "sampler": "grid", "best": {"t": 3, "lam": 0.5, "value": 0.6, "trial": 1}, "trials": trials, "profile": {}})
     write(root / "synthetic" / "fps.json", {"runs": [{"device": "cpu", "end_to_end_fps": 4.24, "ms_per_frame": {"detect": 100.0, "model": 135.3}, "objects_per_frame": 3.0, "model_objects_per_s": 22.0, "ms_per_object": 45.0, "detector": "precomputed", "arch": "shallow_narrow"}]})
     write(root / "ped2" / "object_level.json", evaluation(0.951, 0.972, rbdc=0.6, tbdc=0.85))
-    write(root / "ped2" / "ablation" / "dw_all-s0.json", ablation("dw_all", 0, {"acc_arrow": 0.98, "acc_motion": 0.97, "mae_middle": 0.04, "mae_distill": 0.3}, 0.95, 0.97))
-    write(root / "ped2" / "ablation" / "dw_all-s1.json", ablation("dw_all", 1, {"acc_arrow": 0.99, "acc_motion": 0.99, "mae_middle": 0.05, "mae_distill": 0.4}, 0.96, 0.99))
-    write(root / "ped2" / "ablation" / "sn_T1-s0.json", ablation("sn_T1", 0, {"acc_arrow": 0.97}, 0.80, 0.9))
-    write(root / "ped2" / "ablation" / "sn_T1-s1.json", ablation("sn_T1", 1, {"acc_arrow": 0.99}, 0.82, 0.8))
+    write(root / "ped2" / "ablation" / "deep_wide" / "dw_all-s0.json", ablation("dw_all", 0, {"acc_arrow": 0.98, "acc_motion": 0.97, "mae_middle": 0.04, "mae_distill": 0.3}, 0.95, 0.97))
+    write(root / "ped2" / "ablation" / "deep_wide" / "dw_all-s1.json", ablation("dw_all", 1, {"acc_arrow": 0.99, "acc_motion": 0.99, "mae_middle": 0.05, "mae_distill": 0.4}, 0.96, 0.99))
+    write(root / "ped2" / "ablation" / "shallow_narrow" / "sn_T1-s0.json", ablation("sn_T1", 0, {"acc_arrow": 0.97}, 0.80, 0.9))
+    write(root / "ped2" / "ablation" / "shallow_narrow" / "sn_T1-s1.json", ablation("sn_T1", 1, {"acc_arrow": 0.99}, 0.82, 0.8))
     return root
 
 
@@ -109,7 +109,7 @@ def test_table4_mean_std_over_seeds_and_difference(report):
 def test_table4_rows_not_run_and_unreadable(report):
     t4 = table(report[0], "table4")
     assert len(t4) == 17 * 2 and set(t4["dataset"]) == {"avenue", "ped2"}
-    assert row(t4, row="dw_T1T3", dataset="ped2")["seeds"] == "not run: no metrics/ped2/ablation/dw_T1T3-s*.json"
+    assert row(t4, row="dw_T1T3", dataset="ped2")["seeds"] == "not run: no metrics/ped2/ablation/**/dw_T1T3-s*.json"
     assert row(t4, row="dw_T1T3", dataset="ped2")["auc_macro_published"] == "not available: unreadable in the seed text of Table 4"
     assert row(t4, row="sn_T1", dataset="avenue")["seeds"].startswith("not run: no metrics/avenue/")
 
@@ -182,6 +182,12 @@ def test_corrupt_json_names_the_file(metrics: Path, tmp_path: Path, capsys):
     args = ["--metrics", str(metrics), "--reference", str(REFERENCE), "--ablation", str(ABLATION), "--out", str(tmp_path / "out")]
     assert main(args) == 2
     assert "late_fusion.json" in capsys.readouterr().err
+
+
+def test_a_row_in_two_groups_is_refused(metrics: Path, tmp_path: Path):
+    write(metrics / "ped2" / "ablation" / "deep_narrow" / "sn_T1-s0.json", ablation("sn_T1", 0, {"acc_arrow": 0.5}, 0.5, 0.5))
+    with pytest.raises(ValueError, match=r"shallow_narrow/sn_T1-s0.json: row sn_T1 seed 0 again \(also in .*deep_narrow/sn_T1-s0.json\)"):
+        build_report(metrics, REFERENCE, ABLATION, tmp_path / "out")
 
 
 def test_reference_missing_a_column(metrics: Path, tmp_path: Path):
