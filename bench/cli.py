@@ -265,9 +265,8 @@ def cmd_ablation_run(args: argparse.Namespace) -> int:
     unknown = [row for row in ids if row not in rows]
     if unknown:
         raise ValueError(f"{args.rows}: no row {', '.join(map(repr, unknown))}; rows: {', '.join(rows)}")
-    seeds = args.seed
-    runs = [(row, seed) for seed in seeds for row in ids]
-    outputs = {run: tuple(output_path(template, *run, len(ids), len(seeds)) for template in (args.out, args.model)) for run in runs}
+    runs = [(row, seed) for seed in args.seed for row in ids]
+    outputs = {run: tuple(output_path(template, *run, len(ids), len(args.seed)) for template in (args.out, args.model)) for run in runs}
     _, lam = read_best(args.search)
     profile = RowProfile(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device)
     dataset = dataset_from(args)
