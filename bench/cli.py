@@ -108,6 +108,14 @@ def comma_ints(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from error
 
 
+def comma_floats(text: str) -> tuple[float, ...]:
+    """argparse type of a comma-separated number list (``0.1,0.5``)."""
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from error
+
+
 def print_result(result: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result))
@@ -269,9 +277,9 @@ def cmd_ablation_run(args: argparse.Namespace) -> int:
     outputs = {run: tuple(output_path(template, *run, len(ids), len(args.seed)) for template in (args.out, args.model)) for run in runs}
     _, lam = read_best(args.search)
     profile = RowProfile(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device)
-    dataset = dataset_from(args)
+    dataset, maps = dataset_from(args), map_config(args)
     for row, seed in runs:
-        summary = run_row(rows[row], seed, dataset, args.inputs, lam, profile, map_config(args), args.alpha, args.beta, *outputs[row, seed])
+        summary = run_row(rows[row], seed, dataset, args.inputs, lam, profile, maps, args.alpha, args.beta, *outputs[row, seed])
         print(f"{row}, seed {seed}:")
         print_result({k: v for k, v in summary["eval"].items() if isinstance(v, float)}, False)
     return 0

@@ -74,7 +74,6 @@ import numpy as np
 
 from bench.model import ARCHITECTURES, TASKS
 from bench.atomic import write_json
-from bench.cli import comma_ints
 from bench.pipeline import load_subsampled
 from bench.train import TrainConfig
 
@@ -543,15 +542,8 @@ def run_search(dataset, detections_path: Path, teachers_path: Path | None, tubes
 # --- command line ----------------------------------------------------------------------------------
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from error
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from bench.cli import add_dataset_arguments
+    from bench.cli import add_dataset_arguments, comma_floats, comma_ints
 
     parser = argparse.ArgumentParser(prog="python -m bench.search", description=__doc__.split("\n\n")[0],
                                      epilog="Rerun the same command to resume a killed search; see the module docstring.")
@@ -560,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--teachers", type=Path, help="training distillation targets (.npy); required with the distill task")
     parser.add_argument("--tubes-root", type=Path, help="folder of the per-t training tube caches (default artifacts/search/tubes/NAME)")
     parser.add_argument("--t-values", type=comma_ints, default=PAPER_T_VALUES, help="comma list of t (paper: 1,2,3,4)")
-    parser.add_argument("--lams", type=_floats, default=PAPER_LAMS, help="grid: comma list of lambda (paper: 0.1,0.2,0.5,1.0)")
+    parser.add_argument("--lams", type=comma_floats, default=PAPER_LAMS, help="grid: comma list of lambda (paper: 0.1,0.2,0.5,1.0)")
     parser.add_argument("--sampler", choices=SAMPLERS, default="grid", help="grid: the paper's grid; tpe: TPE, lambda log-uniform in [0.05, 1]")
     parser.add_argument("--trials", type=int, default=16, help="tpe only: trials in the study")
     parser.add_argument("--objective", choices=OBJECTIVES, default="joint", help="joint: eq. (5) on validation (paper; favours small lambda); unweighted: lambda = 1 at validation")
