@@ -28,6 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.paper import HEAD_FILTERS, N_DISTILL, TASKS
+from bench.paper import TUBE_SIZE as INPUT_SIZE
+
 # Table 1. ("conv", n): 3x3x3 conv with n filters + BN + ReLU; ("pool",): 1x2x2 max-pooling;
 # ("tpool",): the "⋮ x 2 x 2" max-pooling, global over time and 2x2 in space.
 ARCHITECTURES: dict[str, list[tuple]] = {
@@ -47,11 +50,8 @@ ARCHITECTURES: dict[str, list[tuple]] = {
     ],
 }  # fmt: skip
 
-TASKS = ("arrow", "motion", "middle", "distill")  # T1..T4 (section 3.3)
-SEQUENCE_TASKS = ("arrow", "motion")  # T1, T2: both classify the same forward 2t+1 sequence at inference (eq. 6)
-INPUT_SIZE = 64  # "the spatial size of the RGB input is 64 x 64 pixels" (section 3.2)
-HEAD_FILTERS = 32  # "a 2D conv layer with 32 filters" (section 3.2)
-N_DISTILL = 1080  # 1000 ResNet-50 pre-softmax features + 80 YOLOv3 class probabilities (eq. 4)
+# T1, T2: at inference (eq. 6) both classify the same forward 2t+1 sequence
+SEQUENCE_TASKS = ("arrow", "motion")
 
 
 class GlobalTemporalMaxPool3d(nn.MaxPool3d):
@@ -73,7 +73,9 @@ class GlobalTemporalMaxPool3d(nn.MaxPool3d):
 def conv_bn_relu(dims: int, c_in: int, c_out: int) -> nn.Sequential:
     """3x3(x3) conv, stride 1, "same" padding, then batch norm and ReLU (section 3.2)."""
     conv, bn = (nn.Conv3d, nn.BatchNorm3d) if dims == 3 else (nn.Conv2d, nn.BatchNorm2d)
-    return nn.Sequential(conv(c_in, c_out, kernel_size=3, stride=1, padding=1), bn(c_out), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        conv(c_in, c_out, kernel_size=3, stride=1, padding=1), bn(c_out), nn.ReLU(inplace=True)
+    )
 
 
 class SharedCNN(nn.Module):
@@ -86,7 +88,9 @@ class SharedCNN(nn.Module):
     def __init__(self, arch: str = "shallow_narrow") -> None:
         super().__init__()
         if arch not in ARCHITECTURES:
-            raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+            raise ValueError(
+                f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}"
+            )
         self.arch, self.spec = arch, ARCHITECTURES[arch]
         layers, c = [], 3
         for kind, *args in self.spec:
@@ -100,11 +104,14 @@ class SharedCNN(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.out_channels = c
         self.out_size = INPUT_SIZE // 2 ** sum(kind != "conv" for kind, *_ in self.spec)
-        self.to(memory_format=torch.channels_last_3d)  # speed only: oneDNN's 3D convs run ~1.25x faster on CPU
+        # speed only: oneDNN's 3D convs run ~1.25x faster on CPU in channels-last layout
+        self.to(memory_format=torch.channels_last_3d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 5 or x.shape[1] != 3 or tuple(x.shape[3:]) != (INPUT_SIZE, INPUT_SIZE):
-            raise ValueError(f"expected input (B, 3, T, {INPUT_SIZE}, {INPUT_SIZE}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected input (B, 3, T, {INPUT_SIZE}, {INPUT_SIZE}), got {tuple(x.shape)}"
+            )
         return self.layers(x.contiguous(memory_format=torch.channels_last_3d)).squeeze(2)
 
 
@@ -172,7 +179,9 @@ class SSMTL(nn.Module):
     crop for T3, the ResNet-50 features followed by YOLOv3 probabilities for T4.
     """
 
-    def __init__(self, arch: str = "shallow_narrow", tasks: Iterable[str] = TASKS, n_distill: int = N_DISTILL) -> None:
+    def __init__(
+        self, arch: str = "shallow_narrow", tasks: Iterable[str] = TASKS, n_distill: int = N_DISTILL
+    ) -> None:
         super().__init__()
         tasks = tuple(tasks)
         unknown = [t for t in tasks if t not in TASKS]
@@ -191,7 +200,9 @@ class SSMTL(nn.Module):
 
     def forward(self, x: torch.Tensor, task: str) -> torch.Tensor:
         if task not in self.heads:
-            raise ValueError(f"task {task!r} is not enabled in this model (enabled: {self.tasks}; all: {TASKS})")
+            raise ValueError(
+                f"task {task!r} is not enabled in this model (enabled: {self.tasks}; all: {TASKS})"
+            )
         return self.heads[task](self.encoder(x))
 
     def arrow(self, x: torch.Tensor) -> torch.Tensor:
@@ -211,7 +222,9 @@ class SSMTL(nn.Module):
         """
         tasks = [task for task in SEQUENCE_TASKS if task in self.heads]
         if not tasks:
-            raise ValueError(f"neither of {SEQUENCE_TASKS} is enabled in this model (enabled: {self.tasks})")
+            raise ValueError(
+                f"neither of {SEQUENCE_TASKS} is enabled in this model (enabled: {self.tasks})"
+            )
         h = self.encoder(x)
         return {task: self.heads[task](h) for task in tasks}
 
@@ -220,7 +233,8 @@ class SSMTL(nn.Module):
         return self(x, "middle")
 
     def distill(self, x: torch.Tensor) -> torch.Tensor:
-        """T4 ``(B, n_distill)`` for the middle crop ``(B, 3, 1, 64, 64)``: ResNet-50 then YOLOv3."""
+        """T4 ``(B, n_distill)`` for the middle crop ``(B, 3, 1, 64, 64)``: ResNet-50, then
+        YOLOv3."""
         return self(x, "distill")
 
 

@@ -14,23 +14,43 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.atomic import write_json
-from bench.datasets import VideoDataset
-from bench.detection import Detections
-from bench.detection.detectors import BackgroundSubtractionDetector, Detector, FullFrameDetector, PrecomputedDetector, YoloDetector, detect_split
-from bench.score import MapConfig, frame_sizes, late_fusion, object_scores, scored_regions, video_frame_scores
-from bench.teachers import DetectorTeacher, ImageNetTeacher, resolve_weights, teacher_targets
+from bench import tracking
+from bench.data import VideoDataset
+from bench.detection import (
+    BackgroundSubtractionDetector,
+    Detections,
+    Detector,
+    FullFrameDetector,
+    PrecomputedDetector,
+    YoloDetector,
+    detect_split,
+)
+from bench.io import write_json
+from bench.score import (
+    MapConfig,
+    frame_sizes,
+    late_fusion,
+    object_scores,
+    scored_regions,
+    video_frame_scores,
+)
+from bench.teachers import DetectorTeacher, ImageNetTeacher, teacher_targets
 from bench.train import TrainConfig, load_checkpoint, save_checkpoint, train
 from bench.tubes import TubeCache, build_tube_cache
-from bench import tracking
+from bench.weights import resolve_weights
 
 DETECTORS = ("yolo", "precomputed", "background_subtraction", "full_frame")
 
 
-def make_detector(kind: str, weights: str, confidence: float, image_size: int, precomputed: str, device: str) -> Detector:
-    """A detector of the given kind (section 3.1: YOLO; SSMTL++: motion proposals; 3.5: frame level)."""
+def make_detector(
+    kind: str, weights: str, confidence: float, image_size: int, precomputed: str, device: str
+) -> Detector:
+    """A detector of the given kind (section 3.1: YOLO; SSMTL++: motion proposals; 3.5: frame
+    level)."""
     if kind == "yolo":
-        return YoloDetector(resolve_weights(weights), confidence=confidence, image_size=image_size, device=device)
+        return YoloDetector(
+            resolve_weights(weights), confidence=confidence, image_size=image_size, device=device
+        )
     if kind == "precomputed":
         return PrecomputedDetector(precomputed, confidence=confidence)
     if kind == "background_subtraction":
@@ -40,7 +60,9 @@ def make_detector(kind: str, weights: str, confidence: float, image_size: int, p
     raise ValueError(f"unknown detector {kind!r}; choose one of {DETECTORS}")
 
 
-def run_detect(dataset: VideoDataset, split: str, detector: Detector, out: Path, frame_stride: int = 1) -> Detections:
+def run_detect(
+    dataset: VideoDataset, split: str, detector: Detector, out: Path, frame_stride: int = 1
+) -> Detections:
     """Detections of a split; ``frame_stride > 1`` keeps only frames ``0, s, 2s, ...`` (a CPU
     profile option: fewer training objects; the tubes still read every frame of their window)."""
     detections = detect_split(dataset, split, detector)
@@ -52,19 +74,39 @@ def run_detect(dataset: VideoDataset, split: str, detector: Detector, out: Path,
     return detections
 
 
-def run_teachers(dataset: VideoDataset, split: str, detections_path: Path, out: Path, imagenet: str | None,
-                 detector_weights: str | None, match: str, image_size: int, device: str) -> np.ndarray:
+def run_teachers(
+    dataset: VideoDataset,
+    split: str,
+    detections_path: Path,
+    out: Path,
+    imagenet: str | None,
+    detector_weights: str | None,
+    match: str,
+    image_size: int,
+    device: str,
+) -> np.ndarray:
     """Distillation targets (section 3.3, task 4). ``imagenet=None`` keeps only the detector part
-    (test splits); ``detector_weights=None`` only the ImageNet part (the frame level, section 3.5)."""
+    (test splits); ``detector_weights=None`` only the ImageNet part (the frame level, section
+    3.5)."""
     detections = Detections.load(detections_path)
     teacher = ImageNetTeacher(imagenet, device=device) if imagenet else None
     with_detector = detector_weights is not None
     needs_detector = with_detector and not bool(detections.has_class_scores.all())
-    detector = DetectorTeacher(resolve_weights(detector_weights), device=device, image_size=image_size, match=match) if needs_detector else None
-    return teacher_targets(detections, dataset, split, out, teacher, detector, with_detector=with_detector)
+    detector = (
+        DetectorTeacher(
+            resolve_weights(detector_weights), device=device, image_size=image_size, match=match
+        )
+        if needs_detector
+        else None
+    )
+    return teacher_targets(
+        detections, dataset, split, out, teacher, detector, with_detector=with_detector
+    )
 
 
-def load_subsampled(detections_path: Path, teachers_path: Path | None, stride: int) -> tuple[Detections, np.ndarray | None]:
+def load_subsampled(
+    detections_path: Path, teachers_path: Path | None, stride: int
+) -> tuple[Detections, np.ndarray | None]:
     """The detections of frames ``0, n, 2n, ...`` (``n = stride``) and their teacher rows (row ``i``
     belongs to detection ``i``; ``None`` without a teachers file). A CPU-profile knob of the search
     and the ablation; ``stride = 1`` keeps everything."""
@@ -77,28 +119,68 @@ def load_subsampled(detections_path: Path, teachers_path: Path | None, stride: i
         except (OSError, ValueError) as error:
             raise ValueError(f"{teachers_path}: cannot read teachers ({error})") from error
         if teachers.ndim != 2 or len(teachers) != len(detections):
-            raise ValueError(f"{teachers_path}: teachers of shape {teachers.shape}, expected one row per detection of {detections_path} ({len(detections)})")
+            raise ValueError(
+                f"{teachers_path}: teachers of shape {teachers.shape}, expected one row per "
+                f"detection of {detections_path} ({len(detections)})"
+            )
         teachers = np.ascontiguousarray(teachers[keep])
     return detections.filter(keep), teachers
 
 
-def run_tubes(dataset: VideoDataset, split: str, detections_path: Path, out_dir: Path, t: int, seed: int) -> TubeCache:
+def run_tubes(
+    dataset: VideoDataset, split: str, detections_path: Path, out_dir: Path, t: int, seed: int
+) -> TubeCache:
     detections = Detections.load(detections_path)
-    return build_tube_cache(dataset, split, detections, out_dir, t=t, seed=seed, key={"detections": detections.meta})
+    return build_tube_cache(
+        dataset, split, detections, out_dir, t=t, seed=seed, key={"detections": detections.meta}
+    )
 
 
-def run_train(tubes_dir: Path, teachers_path: Path | None, config: TrainConfig, out_model: Path, metrics_out: Path,
-              dataset_name: str, level: str = "object", experiment: str = "ssmtl-train") -> dict:
-    """Train (section 3.3) as one MLflow run: params, per-epoch losses, Table 4 figures, checkpoint."""
+def run_train(
+    tubes_dir: Path,
+    teachers_path: Path | None,
+    config: TrainConfig,
+    out_model: Path,
+    metrics_out: Path,
+    dataset_name: str,
+    level: str = "object",
+    experiment: str = "ssmtl-train",
+) -> dict:
+    """Train (section 3.3) as one MLflow run: params, per-epoch losses, Table 4 figures,
+    checkpoint."""
     cache = TubeCache.open(tubes_dir)
-    teachers = np.load(teachers_path, mmap_mode="r") if teachers_path and "distill" in config.tasks else None
-    tags = {"dataset": dataset_name, "arch": config.arch, "tasks": "+".join(config.tasks), "level": level}
-    with tracking.run(experiment, f"{dataset_name}-{config.arch}-{'+'.join(config.tasks)}", {**asdict(config), "t": cache.t}, tags) as mlflow:
+    teachers = (
+        np.load(teachers_path, mmap_mode="r")
+        if teachers_path and "distill" in config.tasks
+        else None
+    )
+    tags = {
+        "dataset": dataset_name,
+        "arch": config.arch,
+        "tasks": "+".join(config.tasks),
+        "level": level,
+    }
+    with tracking.run(
+        experiment,
+        f"{dataset_name}-{config.arch}-{'+'.join(config.tasks)}",
+        {**asdict(config), "t": cache.t},
+        tags,
+    ) as mlflow:
         start = time.perf_counter()
-        result = train(cache, teachers, config, on_epoch=lambda epoch, record: mlflow.log_metrics(record, step=epoch))
+        result = train(
+            cache,
+            teachers,
+            config,
+            on_epoch=lambda epoch, record: mlflow.log_metrics(record, step=epoch),
+        )
         save_checkpoint(out_model, result, config, cache.t)
-        summary = {"best_epoch": result.best_epoch, **result.best_val.flat("val"), "train_seconds": time.perf_counter() - start,
-                   "train_tubes": len(cache), "config": {**asdict(config), "t": cache.t, "level": level}}
+        summary = {
+            "best_epoch": result.best_epoch,
+            **result.best_val.flat("val"),
+            "train_seconds": time.perf_counter() - start,
+            "train_tubes": len(cache),
+            "config": {**asdict(config), "t": cache.t, "level": level},
+        }
         write_json(metrics_out, summary)
         mlflow.log_metrics({k: v for k, v in summary.items() if isinstance(v, (int, float))})
         mlflow.log_artifact(str(metrics_out))
@@ -106,25 +188,44 @@ def run_train(tubes_dir: Path, teachers_path: Path | None, config: TrainConfig, 
     return summary
 
 
-def run_score(dataset: VideoDataset, model_path: Path, tubes_dir: Path, targets_path: Path | None, config: MapConfig,
-              out_scores: Path, out_regions: Path, out_objects: Path, device: str = "cpu") -> dict[str, np.ndarray]:
+def run_score(
+    dataset: VideoDataset,
+    model_path: Path,
+    tubes_dir: Path,
+    targets_path: Path | None,
+    config: MapConfig,
+    out_scores: Path,
+    out_regions: Path,
+    out_objects: Path,
+    device: str = "cpu",
+) -> dict[str, np.ndarray]:
     """Object scores (eq. 6), frame scores (section 3.4) and scored regions of the test split."""
     model, _, t = load_checkpoint(model_path, device)
     cache = TubeCache.open(tubes_dir)
     if cache.t != t:
         raise ValueError(f"{tubes_dir}: tubes built with t={cache.t}, model trained with t={t}")
-    targets = np.load(targets_path, mmap_mode="r") if targets_path and "distill" in model.tasks else None
+    targets = (
+        np.load(targets_path, mmap_mode="r") if targets_path and "distill" in model.tasks else None
+    )
     heads = object_scores(model, cache, targets)
     frames = video_frame_scores(cache, heads["score"], frame_sizes(dataset), config)
     for path in (out_scores, out_regions, out_objects):
         path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out_scores, **frames)
     np.savez(out_regions, **scored_regions(cache, heads["score"]))
-    np.savez(out_objects, **heads, video=cache.index["video"], frame=cache.index["frame"], box=cache.index["box"])
+    np.savez(
+        out_objects,
+        **heads,
+        video=cache.index["video"],
+        frame=cache.index["frame"],
+        box=cache.index["box"],
+    )
     return frames
 
 
-def run_fusion(object_scores_path: Path, frame_scores_path: Path, out: Path, weight: float = 0.5) -> None:
+def run_fusion(
+    object_scores_path: Path, frame_scores_path: Path, out: Path, weight: float = 0.5
+) -> None:
     """Late fusion of object-level and frame-level frame scores (section 3.5)."""
     with np.load(object_scores_path) as a, np.load(frame_scores_path) as b:
         fused = late_fusion({k: a[k] for k in a.files}, {k: b[k] for k in b.files}, weight)

@@ -1,17 +1,8 @@
 """Joint training on the four proxy tasks (paper section 3.3, eq. 1-5; setup of section 4.2).
 
 From every training object-centric sequence (a cached tube, :mod:`bench.tubes`) one batch step
-builds the samples of each enabled task, as section 3.3 describes:
-
-* T1 arrow of time: the sequence forward (class 0, the paper's "class 1") and reversed (class 1,
-  the paper's "class 2"); cross-entropy, eq. (1).
-* T2 motion irregularity: the consecutive sequence (class 0) and the object's intermittent
-  sequence sampled at cache time (class 1); cross-entropy, eq. (2).
-* T3 middle box: the 2t context crops in, the middle crop out; mean absolute error, eq. (3).
-* T4 distillation: the middle crop alone (the teachers' input) in, the n = 1080 teacher vector
-  (1000 ImageNet logits + 80 detector class probabilities) out; mean absolute error, eq. (4).
-
-Joint loss eq. (5): ``L1 + L2 + L3 + lambda * L4`` over the enabled tasks. Adam, lr 1e-3,
+builds the samples of each enabled task and their losses, eq. (1)-(4), and the joint loss,
+eq. (5): :mod:`bench.tasks` defines them, this module runs the optimisation. Adam, lr 1e-3,
 30 epochs, batch 256/128/128/64 objects for shallow_narrow/deep_narrow/shallow_wide/deep_wide
 (section 4.2; a batch of B objects holds 2B T1 samples, 2B T2 samples, B T3 and B T4 samples).
 The checkpoint kept is the one with the lowest validation joint loss; validation reports T1/T2
@@ -23,19 +14,19 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
-from bench.model import ARCHITECTURES, SSMTL, TASKS
+from bench import paper
+from bench.model import ARCHITECTURES, SSMTL
+from bench.paper import N_DISTILL, TASKS
+from bench.tasks import joint_loss, task_losses, tubes_to_float
 from bench.tubes import TubeCache
-
-PAPER_BATCH_SIZE = {"shallow_narrow": 256, "deep_narrow": 128, "shallow_wide": 128, "deep_wide": 64}
 
 
 @dataclass
@@ -44,11 +35,11 @@ class TrainConfig:
 
     arch: str = "shallow_narrow"
     tasks: tuple[str, ...] = TASKS
-    lam: float = 0.5  # eq. (5) lambda; the paper's best: 0.5 on Ped2, 0.2 on Avenue/ShanghaiTech
-    epochs: int = 30
-    batch_size: int = 0  # 0: the paper's size for the architecture (PAPER_BATCH_SIZE)
-    lr: float = 1e-3
-    train_fraction: float = 0.85
+    lam: float = paper.LAMBDA["ped2"]  # eq. (5) lambda; 0.2 is the paper's on Avenue/ShanghaiTech
+    epochs: int = paper.EPOCHS
+    batch_size: int = 0  # 0: the paper's size for the architecture (paper.BATCH_SIZE)
+    lr: float = paper.LEARNING_RATE
+    train_fraction: float = paper.TRAIN_FRACTION
     seed: int = 0
     device: str = "auto"  # auto: CUDA when available, else CPU
     bf16: bool = True  # on CUDA only: bf16 autocast
@@ -59,11 +50,13 @@ class TrainConfig:
         if unknown or not self.tasks:
             raise ValueError(f"tasks must be a non-empty subset of {TASKS}, got {self.tasks}")
         if self.arch not in ARCHITECTURES:
-            raise ValueError(f"unknown architecture {self.arch!r}; choose one of {sorted(ARCHITECTURES)}")
+            raise ValueError(
+                f"unknown architecture {self.arch!r}; choose one of {sorted(ARCHITECTURES)}"
+            )
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size <= 0:
-            self.batch_size = PAPER_BATCH_SIZE[self.arch]
+            self.batch_size = paper.BATCH_SIZE[self.arch]
 
 
 @dataclass
@@ -94,68 +87,49 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def load_batch(cache: TubeCache, teachers: np.ndarray | None, rows: np.ndarray, device: torch.device) -> dict[str, torch.Tensor]:
-    """The tubes of ``rows`` as floats in [0, 1], ``(B, 3, T, 64, 64)``, plus their targets."""
+def load_batch(
+    cache: TubeCache, teachers: np.ndarray | None, rows: np.ndarray, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """The tubes of ``rows`` (read in sorted order) as floats in [0, 1], ``(B, 3, T, 64, 64)``,
+    plus their intermittent sequences (T2) and teacher targets (T4)."""
     rows = np.sort(rows)
-
-    def tubes(array: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(array[rows])).to(device, non_blocking=True)
-        return x.permute(0, 2, 1, 3, 4).float().div_(255.0)
-
-    batch = {"regular": tubes(cache.tubes)}
+    batch = {"regular": tubes_to_float(cache.tubes[rows], device)}
     if cache.intermittent is not None:
-        batch["intermittent"] = tubes(cache.intermittent)
+        batch["intermittent"] = tubes_to_float(cache.intermittent[rows], device)
     if teachers is not None:
         detection_rows = cache.index["detection_row"][rows]
-        batch["teacher"] = torch.from_numpy(np.ascontiguousarray(teachers[detection_rows])).to(device).float()
+        targets = np.ascontiguousarray(teachers[detection_rows])
+        batch["teacher"] = torch.from_numpy(targets).to(device).float()
     return batch
 
 
-def task_losses(model: SSMTL, batch: dict[str, torch.Tensor], tasks: tuple[str, ...]) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
-    """Losses of eq. (1)-(4) and the validation figures (correct counts, summed errors)."""
-    x = batch["regular"]
-    n, t = x.shape[0], x.shape[2] // 2
-    losses, figures = {}, {}
-    two_classes = torch.cat([torch.zeros(n), torch.ones(n)]).long().to(x.device)
-    if "arrow" in tasks:
-        logits = model.arrow(torch.cat([x, x.flip(2)]))
-        losses["arrow"] = F.cross_entropy(logits.float(), two_classes)
-        figures["correct_arrow"] = float((logits.argmax(1) == two_classes).sum())
-    if "motion" in tasks:
-        logits = model.motion(torch.cat([x, batch["intermittent"]]))
-        losses["motion"] = F.cross_entropy(logits.float(), two_classes)
-        figures["correct_motion"] = float((logits.argmax(1) == two_classes).sum())
-    if "middle" in tasks:
-        context = torch.cat([x[:, :, :t], x[:, :, t + 1 :]], dim=2)
-        error = (model.middle(context).float() - x[:, :, t]).abs()
-        losses["middle"] = error.mean()
-        figures["abs_middle"] = float(error.detach().mean(dim=(1, 2, 3)).sum())
-    if "distill" in tasks:
-        error = (model.distill(x[:, :, t : t + 1]).float() - batch["teacher"]).abs()
-        losses["distill"] = error.mean()
-        figures["abs_distill"] = float(error.detach().mean(dim=1).sum())
-    return losses, figures
-
-
-def joint_loss(losses: dict[str, torch.Tensor], lam: float) -> torch.Tensor:
-    """Eq. (5): L_T1 + L_T2 + L_T3 + lambda * L_T4 over the enabled tasks."""
-    return sum(lam * loss if task == "distill" else loss for task, loss in losses.items())
-
-
-def batches(rows: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> Iterator[np.ndarray]:
+def batches(
+    rows: np.ndarray, batch_size: int, rng: np.random.Generator | None
+) -> Iterator[np.ndarray]:
+    """``rows`` in batches of ``batch_size``, shuffled by ``rng`` (``None``: in order)."""
     order = rng.permutation(rows) if rng is not None else rows
     for start in range(0, len(order), batch_size):
         yield order[start : start + batch_size]
 
 
-def run_epoch(model: SSMTL, cache: TubeCache, teachers: np.ndarray | None, rows: np.ndarray, config: TrainConfig,
-              optimizer: torch.optim.Optimizer | None, rng: np.random.Generator | None, desc: str) -> EpochStats:
+def run_epoch(
+    model: SSMTL,
+    cache: TubeCache,
+    teachers: np.ndarray | None,
+    rows: np.ndarray,
+    config: TrainConfig,
+    optimizer: torch.optim.Optimizer | None,
+    rng: np.random.Generator | None,
+    desc: str,
+) -> EpochStats:
     """One pass over ``rows``: training when ``optimizer`` is given, else evaluation."""
     device = next(model.parameters()).device
     model.train(optimizer is not None)
     sums: dict[str, float] = {}
     start, seen = time.perf_counter(), 0
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and config.bf16)
+    autocast = torch.autocast(
+        "cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and config.bf16
+    )
     with torch.set_grad_enabled(optimizer is not None):
         for batch_rows in tqdm(list(batches(rows, config.batch_size, rng)), desc=desc, leave=False):
             batch = load_batch(cache, teachers, batch_rows, device)
@@ -168,7 +142,11 @@ def run_epoch(model: SSMTL, cache: TubeCache, teachers: np.ndarray | None, rows:
                 optimizer.step()
             n = len(batch_rows)
             seen += n
-            scalars = {**{f"loss_{k}": float(v.detach()) * n for k, v in losses.items()}, "joint": float(loss.detach()) * n, **figures}
+            scalars = {
+                **{f"loss_{k}": float(v.detach()) * n for k, v in losses.items()},
+                "joint": float(loss.detach()) * n,
+                **figures,
+            }
             for name, value in scalars.items():
                 sums[name] = sums.get(name, 0.0) + value
     if device.type == "cuda":
@@ -206,31 +184,42 @@ def seed_everything(seed: int, device: torch.device) -> None:
     are not). The CPU kernels used here are deterministic for a fixed thread count already, and
     the switch would cost every CPU process ~2 s of imports and a NaN fill of each new tensor."""
     torch.manual_seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (the legacy global generator, for code that uses it)
     if device.type == "cuda":
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def train(cache: TubeCache, teachers: np.ndarray | None, config: TrainConfig,
-          on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
+def train(
+    cache: TubeCache,
+    teachers: np.ndarray | None,
+    config: TrainConfig,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainResult:
     """Train an SSMTL model on a training tube cache; keep the lowest validation joint loss."""
     if "distill" in config.tasks and teachers is None:
         raise ValueError("task 'distill' needs teacher targets (ssmtl teachers)")
     if "motion" in config.tasks and cache.intermittent is None:
-        raise ValueError(f"{cache.root}: task 'motion' needs a training cache with intermittent sequences")
+        raise ValueError(
+            f"{cache.root}: task 'motion' needs a training cache with intermittent sequences"
+        )
     device = pick_device(config.device)
     seed_everything(config.seed, device)
-    n_distill = teachers.shape[1] if teachers is not None else 1080
+    n_distill = teachers.shape[1] if teachers is not None else N_DISTILL
     model = SSMTL(config.arch, config.tasks, n_distill=n_distill).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     train_rows, val_rows = cache.train_val_split(config.train_fraction)
     if len(train_rows) == 0 or len(val_rows) == 0:
-        raise ValueError(f"{cache.root}: {len(train_rows)} training and {len(val_rows)} validation tubes; need both")
+        raise ValueError(
+            f"{cache.root}: {len(train_rows)} training and {len(val_rows)} validation tubes; "
+            "need both"
+        )
     rng = np.random.default_rng(config.seed)
     best: TrainResult | None = None
     history = []
     for epoch in tqdm(range(1, config.epochs + 1), desc=f"train {config.arch}"):
-        fit = run_epoch(model, cache, teachers, train_rows, config, optimizer, rng, f"epoch {epoch}")
+        fit = run_epoch(
+            model, cache, teachers, train_rows, config, optimizer, rng, f"epoch {epoch}"
+        )
         val = run_epoch(model, cache, teachers, val_rows, config, None, None, "validate")
         record = {"epoch": epoch, **fit.flat("train"), **val.flat("val")}
         history.append(record)
@@ -247,8 +236,16 @@ def train(cache: TubeCache, teachers: np.ndarray | None, config: TrainConfig,
 def save_checkpoint(path: Path, result: TrainResult, config: TrainConfig, t: int) -> None:
     """Weights plus the config (plain types only, so ``torch.load(weights_only=True)`` reads it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    # not bench.io.atomic_path: torch names the archive's inner folder after the file, and a
+    # ``ssmtl.pt.tmp`` keeps it ``ssmtl.pt`` (the same bytes as a direct save)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"state_dict": result.state_dict, "config": asdict(config), "t": t, "best_epoch": result.best_epoch}, tmp)
+    data = {
+        "state_dict": result.state_dict,
+        "config": asdict(config),
+        "t": t,
+        "best_epoch": result.best_epoch,
+    }
+    torch.save(data, tmp)
     tmp.replace(path)
 
 
@@ -256,7 +253,8 @@ def load_checkpoint(path: Path, device: str = "cpu") -> tuple[SSMTL, TrainConfig
     """The model of a checkpoint written by :func:`save_checkpoint` (no unpickling of code)."""
     data = torch.load(path, map_location=device, weights_only=True)
     config = TrainConfig(**{**data["config"], "tasks": tuple(data["config"]["tasks"])})
-    n_distill = data["state_dict"]["heads.distill.fc.weight"].shape[0] if "heads.distill.fc.weight" in data["state_dict"] else 1080
+    distill = data["state_dict"].get("heads.distill.fc.weight")
+    n_distill = distill.shape[0] if distill is not None else N_DISTILL
     model = SSMTL(config.arch, config.tasks, n_distill=n_distill)
     model.load_state_dict(data["state_dict"])
     return model.to(device).eval(), config, int(data["t"])

@@ -5,14 +5,37 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
+from conftest import shared_path
 
 from bench.cli import main
-from bench.datasets import open_dataset
-from conftest import shared_path
+from bench.data import open_dataset
 
 PED2_TRAIN = [120, 150, 150, 180, 180, 150, 150, 120, 180, 180, 180, 180, 180, 150, 150, 150]
 PED2_TEST = [180, 180, 150, 180, 150, 180, 180, 180, 120, 150, 180, 180]
-AVENUE_TEST = [1439, 1211, 923, 947, 1007, 1283, 605, 36, 1175, 841, 472, 1271, 549, 507, 1001, 740, 426, 294, 248, 273, 76]
+AVENUE_TEST = [
+    1439,
+    1211,
+    923,
+    947,
+    1007,
+    1283,
+    605,
+    36,
+    1175,
+    841,
+    472,
+    1271,
+    549,
+    507,
+    1001,
+    740,
+    426,
+    294,
+    248,
+    273,
+    76,
+]
 
 
 def test_ped2_counts_and_frames(ped2_root):
@@ -58,10 +81,14 @@ def test_ped2_data_check_cli_prints_the_counts(ped2_root, capsys):
     assert main(["data", "check", "ped2", "--root", str(ped2_root), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
         "dataset": "ped2",
-        "splits": {"train": {"videos": 16, "frames": 2550}, "test": {"videos": 12, "frames": 2010, "abnormal_frames": 1648}},
+        "splits": {
+            "train": {"videos": 16, "frames": 2550},
+            "test": {"videos": 12, "frames": 2010, "abnormal_frames": 1648},
+        },
     }
 
 
+@pytest.mark.slow
 def test_avenue_ground_truth_from_official_masks():
     dataset = open_dataset("avenue", shared_path("data", "avenue"))
     videos = dataset.videos("test")
@@ -70,6 +97,7 @@ def test_avenue_ground_truth_from_official_masks():
     assert not videos[0].has_frames  # a ground-truth-only root
 
 
+@pytest.mark.slow
 def test_avenue_mnad_labels_are_a_named_alternative():
     root = shared_path("data", "avenue")
     official = open_dataset("avenue", root).test_labels()
@@ -94,6 +122,7 @@ def test_shanghaitech_ground_truth_and_aed_tracks():
     assert all(labels[k][t[:, 1].astype(int)].all() for k, t in tracks.items() if len(t))
 
 
+@pytest.mark.slow
 def test_ground_truth_only_root_fails_the_check_naming_the_problem(capsys):
     root = shared_path("data", "avenue")
     assert main(["data", "check", "avenue", "--root", str(root)]) == 2

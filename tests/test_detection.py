@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import shared_path
 
-from bench.datasets.base import DatasetError, FrameSource, Video, VideoDataset
+from bench.data.base import DatasetError, FrameSource, Video, VideoDataset
 from bench.detection import (
-    PAPER_CONFIDENCE,
     BackgroundSubtractionDetector,
     Detections,
     DetectionsFileError,
@@ -24,7 +24,7 @@ from bench.detection import (
     load_precomputed,
     nms_keep_scores,
 )
-from conftest import shared_path
+from bench.paper import DETECTION_CONFIDENCE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,7 +101,11 @@ def test_table_is_sorted_and_round_trips(tmp_path):
     assert list(table.frame) == [0, 3, 3, 1, 1, 5, 2]
     # stable: the two rows of ("01", 3) keep their input order (input rows 1 and 5)
     assert list(table.class_id[1:3]) == [-1, 0]
-    assert (table.frame.dtype, table.boxes.dtype, table.class_id.dtype) == (np.int32, np.float32, np.int16)
+    assert (table.frame.dtype, table.boxes.dtype, table.class_id.dtype) == (
+        np.int32,
+        np.float32,
+        np.int16,
+    )
 
     path = table.save(tmp_path / "sub" / "dets.npz")
     assert path.exists() and not list(tmp_path.rglob("*.tmp"))
@@ -145,6 +149,7 @@ def test_load_errors_name_the_file(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # NMS keeps the class vector
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_nms_keeps_the_class_vector_of_the_kept_box():
     raw = torch.zeros(1, 84, 4)
     raw[0, :4, 0] = torch.tensor([50.0, 50.0, 20.0, 20.0])  # box A: person 0.9, bicycle 0.3
@@ -156,18 +161,18 @@ def test_nms_keeps_the_class_vector_of_the_kept_box():
     raw[0, :4, 3] = torch.tensor([51.0, 50.0, 20.0, 20.0])  # box D overlaps A, top class dog 0.8
     raw[0, 4 + 16, 3] = 0.8
 
-    (boxes, conf, cls, scores), = nms_keep_scores(raw, confidence=0.5, iou=0.45)
+    ((boxes, conf, cls, scores),) = nms_keep_scores(raw, confidence=0.5, iou=0.45)
     assert cls.tolist() == [0, 16]  # per-class: A wins over B; D (another class) survives
     np.testing.assert_allclose(boxes[0].numpy(), [40, 40, 60, 60])
     np.testing.assert_array_equal(scores[0].numpy(), raw[0, 4:, 0].numpy())  # A's whole 80-vector
     np.testing.assert_array_equal(scores[1].numpy(), raw[0, 4:, 3].numpy())
     np.testing.assert_allclose(conf.numpy(), [0.9, 0.8])
 
-    (boxes, conf, cls, scores), = nms_keep_scores(raw, confidence=0.5, iou=0.45, agnostic=True)
+    ((boxes, conf, cls, scores),) = nms_keep_scores(raw, confidence=0.5, iou=0.45, agnostic=True)
     assert cls.tolist() == [0] and scores[0, 1].item() == pytest.approx(0.3)
-    (boxes, conf, cls, scores), = nms_keep_scores(raw, confidence=0.5, iou=0.45, classes=[16])
+    ((boxes, conf, cls, scores),) = nms_keep_scores(raw, confidence=0.5, iou=0.45, classes=[16])
     assert cls.tolist() == [16]
-    (boxes, *_), = nms_keep_scores(raw, confidence=0.95)
+    ((boxes, *_),) = nms_keep_scores(raw, confidence=0.95)
     assert len(boxes) == 0
 
 
@@ -184,7 +189,11 @@ def test_background_subtraction_finds_a_moving_square():
         assert len(frame) == 1, f"frame {t}: {frame.boxes}"
         iou = box_iou(torch.from_numpy(frame.boxes), torch.from_numpy(truth[t : t + 1])).item()
         assert iou > 0.5, f"frame {t}: IoU {iou:.2f}"
-        assert 0 < frame.confidence[0] <= 1 and frame.class_id[0] == -1 and np.isnan(frame.class_scores).all()
+        assert (
+            0 < frame.confidence[0] <= 1
+            and frame.class_id[0] == -1
+            and np.isnan(frame.class_scores).all()
+        )
     detector.reset()
     again = detector.detect(frames[:16])
     np.testing.assert_array_equal(again[3].boxes, found[3].boxes)
@@ -204,10 +213,16 @@ def test_detect_split_runs_resets_and_rejects_empty_splits():
     frames, _ = moving_square(20)
     dataset = ArrayDataset({"a": frames, "b": frames[:7]})
     table = detect_split(dataset, "test", FullFrameDetector(), batch_size=8, progress=False)
-    assert len(table) == 27 and table.meta["split"] == "test" and table.meta["num_frames"] == {"a": 20, "b": 7}
+    assert (
+        len(table) == 27
+        and table.meta["split"] == "test"
+        and table.meta["num_frames"] == {"a": 20, "b": 7}
+    )
     assert list(table.for_video("b").frame) == list(range(7))
 
-    motion = detect_split(dataset, "train", BackgroundSubtractionDetector(), batch_size=8, progress=False)
+    motion = detect_split(
+        dataset, "train", BackgroundSubtractionDetector(), batch_size=8, progress=False
+    )
     assert set(motion.videos) == {"a", "b"}  # reset() per video: video b is primed afresh
 
     class Nothing:
@@ -225,7 +240,9 @@ def test_detect_split_runs_resets_and_rejects_empty_splits():
 
     class OnlyLongVideos(Nothing):
         def detect(self, frames):
-            return FullFrameDetector().detect(frames) if len(frames) == 8 else super().detect(frames)
+            return (
+                FullFrameDetector().detect(frames) if len(frames) == 8 else super().detect(frames)
+            )
 
     with pytest.warns(UserWarning, match="video b"):
         detect_split(dataset, "test", OnlyLongVideos(), batch_size=8, progress=False)
@@ -236,7 +253,7 @@ def test_detect_split_runs_resets_and_rejects_empty_splits():
 # ---------------------------------------------------------------------------------------------
 def test_precomputed_ped2_counts():
     folder = shared_path("data", "ped2", "detections")
-    test = load_precomputed(folder / "yolov3_test.npz", PAPER_CONFIDENCE["ped2"])
+    test = load_precomputed(folder / "yolov3_test.npz", DETECTION_CONFIDENCE["ped2"])
     train = load_precomputed(folder / "yolov3_train.npz", 0.5)
     assert len(test) == 33_050 and len(train) == 30_012
     assert len(test.videos) == 12 and len(train.videos) == 16
@@ -246,7 +263,7 @@ def test_precomputed_ped2_counts():
 
 
 def test_precomputed_detector_over_a_split(ped2_root):
-    from bench.datasets import open_dataset
+    from bench.data import open_dataset
 
     path = ped2_root / "detections" / "yolov3_test.npz"
     dataset = open_dataset("ped2", ped2_root)
@@ -257,7 +274,9 @@ def test_precomputed_detector_over_a_split(ped2_root):
     assert table.boxes[:, [1, 3]].max() <= 240
     detector.reset("01")
     first = detector.detect(dataset.video("test", "01").read(0, 3))
-    assert [len(f) for f in first] == [int((table.for_video("01").frame == i).sum()) for i in range(3)]
+    assert [len(f) for f in first] == [
+        int((table.for_video("01").frame == i).sum()) for i in range(3)
+    ]
 
 
 def test_precomputed_file_of_other_videos_is_rejected(tmp_path):
@@ -280,12 +299,15 @@ def yolo():
 
 @pytest.fixture(scope="module")
 def ped2_frames():
-    from bench.datasets import open_dataset
+    from bench.data import open_dataset
 
     dataset = open_dataset("ped2", shared_path("data", "ped2"))
-    return np.concatenate([dataset.video("test", "01").read(0, 4), dataset.video("train", "01").read(60, 61)])
+    return np.concatenate(
+        [dataset.video("test", "01").read(0, 4), dataset.video("train", "01").read(60, 61)]
+    )
 
 
+@pytest.mark.slow
 def test_yolo_finds_people_in_ped2(yolo, ped2_frames):
     found = yolo.detect(ped2_frames)
     assert len(found) == 5
@@ -299,7 +321,9 @@ def test_yolo_finds_people_in_ped2(yolo, ped2_frames):
         assert frame.confidence.min() >= 0.5
         assert np.all(frame.boxes[:, [0, 2]] >= 0) and np.all(frame.boxes[:, [0, 2]] <= width)
         assert np.all(frame.boxes[:, [1, 3]] >= 0) and np.all(frame.boxes[:, [1, 3]] <= height)
-        assert np.all(frame.boxes[:, 2] > frame.boxes[:, 0]) and np.all(frame.boxes[:, 3] > frame.boxes[:, 1])
+        assert np.all(frame.boxes[:, 2] > frame.boxes[:, 0]) and np.all(
+            frame.boxes[:, 3] > frame.boxes[:, 1]
+        )
         assert 0 in frame.class_id  # a person
     yolo.confidence = 0.7  # same network, higher threshold
     try:
@@ -308,6 +332,7 @@ def test_yolo_finds_people_in_ped2(yolo, ped2_frames):
         yolo.confidence = 0.5
 
 
+@pytest.mark.slow
 def test_yolo_matches_ultralytics_predict(yolo, ped2_frames):
     from ultralytics import YOLO
 

@@ -18,9 +18,10 @@ from bench.metrics import (
 )
 
 
+@pytest.mark.slow
 def test_roc_auc_matches_sklearn_with_ties():
     rng = np.random.default_rng(0)
-    for trial in range(200):
+    for _ in range(200):
         n = int(rng.integers(2, 300))
         labels = rng.integers(0, 2, n)
         labels[0], labels[1] = 0, 1
@@ -72,7 +73,9 @@ def _random_videos(seed: int, one_class: str | None = "b") -> tuple[dict, dict]:
 def test_micro_equals_sklearn_on_sorted_concatenation():
     labels, scores = _random_videos(1)
     order = sorted(labels)
-    expected = roc_auc_score(np.concatenate([labels[v] for v in order]), np.concatenate([scores[v] for v in order]))
+    expected = roc_auc_score(
+        np.concatenate([labels[v] for v in order]), np.concatenate([scores[v] for v in order])
+    )
     assert frame_auc_micro(labels, scores) == pytest.approx(expected, abs=1e-12)
 
 
@@ -96,7 +99,8 @@ def test_macro_strict_all_one_class_raises():
 def test_macro_padded_hand_example():
     # v1 padded: labels [0,0,1,0,1], scores [0,.2,.6,1,1]
     #   positive .6 beats 0 and .2 (2 of 3); pad 1 beats 0, .2 and ties 1.0 (2.5 of 3) -> 4.5/6
-    # v2 (all normal) padded: labels [0,0,0,1], scores [0,.5,1,1] -> pad beats 0, .5, ties 1 -> 2.5/3
+    # v2 (all normal) padded: labels [0,0,0,1], scores [0,.5,1,1]
+    #   -> pad beats 0, .5, ties 1 -> 2.5/3
     labels = {"v1": np.array([0, 1, 0]), "v2": np.array([0, 0])}
     scores = {"v1": np.array([0.2, 0.6, 1.0]), "v2": np.array([0.5, 1.0])}
     assert frame_auc_macro_padded(labels, scores) == pytest.approx((0.75 + 2.5 / 3) / 2)
@@ -145,4 +149,6 @@ def test_nan_score_names_video():
 
 def test_micro_one_class_only_raises():
     with pytest.raises(ValueError, match="undefined"):
-        frame_auc_micro({"a": np.zeros(4), "b": np.zeros(2)}, {"a": np.arange(4.0), "b": np.zeros(2)})
+        frame_auc_micro(
+            {"a": np.zeros(4), "b": np.zeros(2)}, {"a": np.arange(4.0), "b": np.zeros(2)}
+        )

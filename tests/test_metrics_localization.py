@@ -15,10 +15,15 @@ def tracks_of(*rows: tuple) -> np.ndarray:
 regions_of = tracks_of
 
 # Two simultaneous tracks in frames 0 and 1 of video "v".
-TWO_TRACKS = {"v": tracks_of((0, 0, 0, 0, 10, 10), (0, 1, 0, 0, 10, 10),
-                             (1, 0, 20, 0, 30, 10), (1, 1, 20, 0, 30, 10))}
+TWO_TRACKS = {
+    "v": tracks_of(
+        (0, 0, 0, 0, 10, 10), (0, 1, 0, 0, 10, 10), (1, 0, 20, 0, 30, 10), (1, 1, 20, 0, 30, 10)
+    )
+}
 # p1 hits track 0 in frame 0 only, p2 is a false positive, p3 hits track 1 in frame 1 only.
-THREE_PREDS = {"v": regions_of((0, 0, 0, 10, 10, 0.9), (1, 50, 50, 60, 60, 0.8), (1, 20, 0, 30, 10, 0.7))}
+THREE_PREDS = {
+    "v": regions_of((0, 0, 0, 10, 10, 0.9), (1, 50, 50, 60, 60, 0.8), (1, 20, 0, 30, 10, 0.7))
+}
 
 
 def test_curve_points_by_hand():
@@ -30,7 +35,12 @@ def test_curve_points_by_hand():
     # RBDC: 0.1 * 0.25 + 0.9 * 0.5 (held to FPR 1); TBDC: 0.1 * 0.5 + 0.9 * 1
     assert out["rbdc"] == pytest.approx(0.475)
     assert out["tbdc"] == pytest.approx(0.95)
-    assert (out["num_gt_regions"], out["num_tracks"], out["num_regions"], out["num_frames"]) == (4, 2, 3, 10)
+    assert (out["num_gt_regions"], out["num_tracks"], out["num_regions"], out["num_frames"]) == (
+        4,
+        2,
+        3,
+        10,
+    )
 
 
 def test_track_needs_alpha_of_its_regions():
@@ -74,7 +84,9 @@ def test_re_detection_is_not_a_false_positive():
 
 
 def test_perfect_and_empty_predictions():
-    perfect = {"v": TWO_TRACKS["v"][:, [1, 2, 3, 4, 5, 0]] * [1, 1, 1, 1, 1, 0] + [0, 0, 0, 0, 0, 1]}
+    perfect = {
+        "v": TWO_TRACKS["v"][:, [1, 2, 3, 4, 5, 0]] * [1, 1, 1, 1, 1, 0] + [0, 0, 0, 0, 0, 1]
+    }
     assert rbdc_tbdc(perfect, TWO_TRACKS, num_frames=2)["rbdc"] == 1.0
     assert rbdc_tbdc(perfect, TWO_TRACKS, num_frames=2)["tbdc"] == 1.0
     for regions in ({}, {"v": np.zeros((0, 6))}):
@@ -98,8 +110,12 @@ def test_iou_exactly_at_beta_is_a_hit():
     assert rbdc_tbdc(exact_miss, tracks, 1, beta=0.1, iou_mode="exact")["rbdc"] == 0.0
     # AED's +1 formula: GT 0..9 x 0..9 is 100 px; box x 0..4, y 0..1 is 5 x 2 = 10 px -> exactly 0.1
     aed_tracks = {"v": tracks_of((0, 0, 0, 0, 9, 9))}
-    assert rbdc_tbdc({"v": regions_of((0, 0, 0, 4, 1, 1.0))}, aed_tracks, 1, beta=0.1)["rbdc"] == 1.0
-    assert rbdc_tbdc({"v": regions_of((0, 0, 0, 3, 1, 1.0))}, aed_tracks, 1, beta=0.1)["rbdc"] == 0.0
+    assert (
+        rbdc_tbdc({"v": regions_of((0, 0, 0, 4, 1, 1.0))}, aed_tracks, 1, beta=0.1)["rbdc"] == 1.0
+    )
+    assert (
+        rbdc_tbdc({"v": regions_of((0, 0, 0, 3, 1, 1.0))}, aed_tracks, 1, beta=0.1)["rbdc"] == 0.0
+    )
 
 
 def test_iou_modes_by_hand():
@@ -114,32 +130,48 @@ def test_ties_threshold_versus_aed_order():
     fp, tp = (1, 0, 0, 10, 10, 0.5), (0, 0, 0, 10, 10, 0.5)
     # one threshold: (0,0) -> (0.25,1) diagonal, then held: 0.125 + 0.75
     assert rbdc_tbdc({"v": regions_of(fp, tp)}, tracks, 4)["rbdc"] == pytest.approx(0.875)
-    assert rbdc_tbdc({"v": regions_of(fp, tp)}, tracks, 4, ties="aed")["rbdc"] == pytest.approx(0.75)
+    assert rbdc_tbdc({"v": regions_of(fp, tp)}, tracks, 4, ties="aed")["rbdc"] == pytest.approx(
+        0.75
+    )
     assert rbdc_tbdc({"v": regions_of(tp, fp)}, tracks, 4, ties="aed")["rbdc"] == pytest.approx(1.0)
 
 
 def test_closure_holds_rate_when_fpr_jumps_past_max():
     tracks = {"v": tracks_of((0, 0, 0, 0, 10, 10), (1, 1, 0, 0, 10, 10))}
-    regions = {"v": regions_of((0, 0, 0, 10, 10, 0.9), (2, 0, 0, 10, 10, 0.8),
-                               (3, 0, 0, 10, 10, 0.7), (4, 0, 0, 10, 10, 0.7), (1, 0, 0, 10, 10, 0.7))}
+    regions = {
+        "v": regions_of(
+            (0, 0, 0, 10, 10, 0.9),
+            (2, 0, 0, 10, 10, 0.8),
+            (3, 0, 0, 10, 10, 0.7),
+            (4, 0, 0, 10, 10, 0.7),
+            (1, 0, 0, 10, 10, 0.7),
+        )
+    }
     out = rbdc_tbdc(regions, tracks, num_frames=2)
-    assert np.allclose(out["fpr"], [0, 0, 0.5, 1.5]) and np.allclose(out["rbdr"], [0, 0.5, 0.5, 1.0])
+    assert np.allclose(out["fpr"], [0, 0, 0.5, 1.5]) and np.allclose(
+        out["rbdr"], [0, 0.5, 0.5, 1.0]
+    )
     # cut after (0.5, 0.5), hold 0.5 to FPR 1 (no interpolation towards (1.5, 1)): area 0.5
     assert out["rbdc"] == pytest.approx(0.5)
 
 
 def test_max_fpr_normalises():
-    out = rbdc_tbdc(THREE_PREDS, TWO_TRACKS, num_frames=10, alpha=0.5, iou_mode="exact", max_fpr=0.05)
+    out = rbdc_tbdc(
+        THREE_PREDS, TWO_TRACKS, num_frames=10, alpha=0.5, iou_mode="exact", max_fpr=0.05
+    )
     assert out["rbdc"] == pytest.approx(0.25) and out["tbdc"] == pytest.approx(0.5)
     assert closed_curve_area(np.array([0.0, 0.5]), np.array([0.0, 1.0]), 1.0) == pytest.approx(0.75)
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"v": regions_of((0, 10, 0, 5, 10, 0.5))}, "video v: regions row 0 has an empty box"),
-    ({"v": regions_of((0.5, 0, 0, 5, 10, 0.5))}, "video v: regions row 0 has frame 0.5"),
-    ({"v": regions_of((0, 0, 0, 5, 10, np.nan))}, "video v: regions row 0 holds NaN"),
-    ({"v": np.zeros((2, 5))}, r"video v: regions must be an \(N, 6\) array"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"v": regions_of((0, 10, 0, 5, 10, 0.5))}, "video v: regions row 0 has an empty box"),
+        ({"v": regions_of((0.5, 0, 0, 5, 10, 0.5))}, "video v: regions row 0 has frame 0.5"),
+        ({"v": regions_of((0, 0, 0, 5, 10, np.nan))}, "video v: regions row 0 holds NaN"),
+        ({"v": np.zeros((2, 5))}, r"video v: regions must be an \(N, 6\) array"),
+    ],
+)
 def test_region_validation_names_video(bad, message):
     with pytest.raises(ValueError, match=message):
         rbdc_tbdc(bad, TWO_TRACKS, num_frames=10)
@@ -152,7 +184,9 @@ def test_track_and_frame_count_validation():
         rbdc_tbdc({}, {"t": tracks_of((0, 0, 0, 0, 5, 5), (0, 0, 1, 1, 5, 5))}, 10)
     with pytest.raises(ValueError, match=r"num_frames has no entry for videos \['w'\]"):
         rbdc_tbdc({"w": np.zeros((0, 6))}, TWO_TRACKS, {"v": 2})
-    with pytest.raises(ValueError, match=r"video v: tracks row 1 has frame 1; expected an integer in 0..0"):
+    with pytest.raises(
+        ValueError, match=r"video v: tracks row 1 has frame 1; expected an integer in 0..0"
+    ):
         rbdc_tbdc({}, TWO_TRACKS, {"v": 1})
     with pytest.raises(ValueError, match="no ground-truth regions"):
         rbdc_tbdc(THREE_PREDS, {}, 10)
@@ -162,13 +196,19 @@ def test_track_and_frame_count_validation():
 
 # ---------------------------------------------------------------- plain-loop port of AED
 
-def _aed_reference(regions: dict, tracks: dict, num_frames: int, alpha: float, beta: float) -> tuple[float, float]:
+
+def _aed_reference(
+    regions: dict, tracks: dict, num_frames: int, alpha: float, beta: float
+) -> tuple[float, float]:
     """AED's compute_fpr_rbdr (later revision) with plain loops, for cross-checking."""
+
     def iou(a, b):
         w = max(0, min(a[2], b[2]) - max(a[0], b[0]) + 1)
         h = max(0, min(a[3], b[3]) - max(a[1], b[1]) + 1)
         inter = w * h
-        return inter / ((a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inter)
+        return inter / (
+            (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inter
+        )
 
     gt, track_len = {}, []
     for vid in sorted(tracks):
@@ -188,13 +228,17 @@ def _aed_reference(regions: dict, tracks: dict, num_frames: int, alpha: float, b
             hits[g[1]] += 1
         tp.append(len(new))
         fp.append(0 if matched else 1)
-        tbdr.append(np.mean([h / n >= alpha for h, n in zip(hits, track_len)]))
+        tbdr.append(np.mean([h / n >= alpha for h, n in zip(hits, track_len, strict=True)]))
     fpr = np.concatenate(([0], np.cumsum(fp))) / num_frames
     rbdr = np.concatenate(([0], np.cumsum(tp))) / sum(track_len)
     tbdr = np.concatenate(([0], tbdr))
     idx = np.flatnonzero(fpr <= 1)[-1] + 1
     if fpr[idx - 1] != 1:
-        rbdr, tbdr, fpr = np.insert(rbdr, idx, rbdr[idx - 1]), np.insert(tbdr, idx, tbdr[idx - 1]), np.insert(fpr, idx, 1)
+        rbdr, tbdr, fpr = (
+            np.insert(rbdr, idx, rbdr[idx - 1]),
+            np.insert(tbdr, idx, tbdr[idx - 1]),
+            np.insert(fpr, idx, 1),
+        )
         idx += 1
     return float(np.trapezoid(rbdr[:idx], fpr[:idx])), float(np.trapezoid(tbdr[:idx], fpr[:idx]))
 
@@ -207,7 +251,9 @@ def _random_case(rng: np.random.Generator) -> tuple[dict, dict, int]:
             start, length = int(rng.integers(0, 15)), int(rng.integers(1, 8))
             x, y = rng.integers(0, 40, 2)
             for f in range(start, start + length):
-                rows.append((tid, f, x + f, y, x + f + rng.integers(3, 12), y + rng.integers(3, 12)))
+                rows.append(
+                    (tid, f, x + f, y, x + f + rng.integers(3, 12), y + rng.integers(3, 12))
+                )
         if rows:
             tracks[vid] = tracks_of(*rows)
         preds = []
@@ -219,6 +265,7 @@ def _random_case(rng: np.random.Generator) -> tuple[dict, dict, int]:
     return regions, tracks, int(rng.integers(5, 60))
 
 
+@pytest.mark.slow
 def test_matches_plain_loop_port_of_aed():
     rng = np.random.default_rng(7)
     checked = 0
@@ -241,7 +288,10 @@ def test_aed_ties_mode_matches_port_with_tied_scores():
         regions, tracks, num_frames = _random_case(rng)
         if not tracks:
             continue
-        regions = {vid: np.column_stack([r[:, :5], np.round(r[:, 5], 1)]) if len(r) else r for vid, r in regions.items()}
+        regions = {
+            vid: np.column_stack([r[:, :5], np.round(r[:, 5], 1)]) if len(r) else r
+            for vid, r in regions.items()
+        }
         expected = _aed_reference(regions, tracks, num_frames, 0.1, 0.1)
         out = rbdc_tbdc(regions, tracks, num_frames, ties="aed")
         assert (out["rbdc"], out["tbdc"]) == pytest.approx(expected, abs=1e-12)

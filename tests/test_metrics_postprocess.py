@@ -23,9 +23,9 @@ def test_impulse_spreads_symmetrically_and_sums_to_one():
     impulse[50] = 1.0
     out = gaussian_smooth(impulse, sigma=3)
     assert out.sum() == pytest.approx(1.0, abs=1e-9)
-    assert np.allclose(out[50 - 10: 50], out[51: 61][::-1])
+    assert np.allclose(out[50 - 10 : 50], out[51:61][::-1])
     assert out[50] == out.max() and out[50] < 1.0
-    assert np.all(out[50 + 13:] == 0)  # truncate=4 -> radius int(4 * 3 + 0.5) = 12
+    assert np.all(out[50 + 13 :] == 0)  # truncate=4 -> radius int(4 * 3 + 0.5) = 12
     assert out[50 + 12] > 0
 
 

@@ -8,12 +8,12 @@ from torch import nn
 
 from bench.model import (
     ARCHITECTURES,
+    SSMTL,
     TASKS,
     ClassificationHead,
     GlobalTemporalMaxPool3d,
     MiddleBoxDecoder,
     SharedCNN,
-    SSMTL,
     count_layers,
 )
 
@@ -27,8 +27,14 @@ CONV_WIDTHS = {
 }
 N_POOLS = {"shallow_narrow": 3, "shallow_wide": 3, "deep_narrow": 4, "deep_wide": 4}
 # Whole-model parameter counts (all four heads, n_distill=1080), pinned as a regression check.
-# The T4 FC layer (32 * (S/2)^2 x 1080) dominates, so the shallow nets (S=8) outweigh deep_narrow (S=4).
-N_PARAMS = {"shallow_narrow": 641_439, "shallow_wide": 837_087, "deep_narrow": 308_607, "deep_wide": 753_567}
+# The T4 FC layer (32 * (S/2)^2 x 1080) dominates, so the shallow nets (S=8) outweigh deep_narrow
+# (S=4).
+N_PARAMS = {
+    "shallow_narrow": 641_439,
+    "shallow_wide": 837_087,
+    "deep_narrow": 308_607,
+    "deep_wide": 753_567,
+}
 ARCHS = list(CONV_WIDTHS)
 
 
@@ -64,18 +70,24 @@ def test_encoder_layers(arch, models):
     for c in convs:
         assert c.kernel_size == (3, 3, 3) and c.stride == (1, 1, 1) and c.padding == (1, 1, 1)
     pools = [m for m in encoder.modules() if isinstance(m, nn.MaxPool3d)]
-    assert [tuple(p.kernel_size) for p in pools] == [(1, 2, 2)] * (N_POOLS[arch] - 1) + [(None, 2, 2)]
+    assert [tuple(p.kernel_size) for p in pools] == [(1, 2, 2)] * (N_POOLS[arch] - 1) + [
+        (None, 2, 2)
+    ]
     assert [tuple(p.stride) for p in pools] == [(1, 2, 2)] * (N_POOLS[arch] - 1) + [(None, 2, 2)]
     assert isinstance(pools[-1], GlobalTemporalMaxPool3d)
     # every Conv3d is followed by BatchNorm3d (of its width) and ReLU
     seq = leaves(encoder)
     for i, m in enumerate(seq):
         if isinstance(m, nn.Conv3d):
-            assert isinstance(seq[i + 1], nn.BatchNorm3d) and seq[i + 1].num_features == m.out_channels
+            assert (
+                isinstance(seq[i + 1], nn.BatchNorm3d) and seq[i + 1].num_features == m.out_channels
+            )
             assert isinstance(seq[i + 2], nn.ReLU)
     # the encoder parameters follow from Table 1 alone: conv weights + biases, BN scale + shift
     widths = [3] + CONV_WIDTHS[arch]
-    assert n_params(encoder) == sum(27 * a * b + b + 2 * b for a, b in zip(widths, widths[1:]))
+    assert n_params(encoder) == sum(
+        27 * a * b + b + 2 * b for a, b in zip(widths, widths[1:], strict=False)
+    )
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -111,6 +123,7 @@ def test_layer_counts_and_decoder(arch, models):
         assert head.fc.in_features == 32 * (s // 2) ** 2 and head.fc.out_features == units
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("t", [1, 2, 3, 4])
 @pytest.mark.parametrize("arch", ARCHS)
 def test_output_shapes(arch, t, models):
@@ -149,7 +162,9 @@ def test_disabled_heads_are_absent():
     names = [name for name, _ in model.named_parameters()]
     assert not any(n.startswith(("heads.motion", "heads.distill")) for n in names)
     full = SSMTL("shallow_narrow")
-    assert n_params(model) == n_params(full) - n_params(full.heads["motion"]) - n_params(full.heads["distill"])
+    assert n_params(model) == n_params(full) - n_params(full.heads["motion"]) - n_params(
+        full.heads["distill"]
+    )
     x = torch.rand(1, 3, 5, 64, 64)
     with pytest.raises(ValueError, match="'motion' is not enabled"):
         model.motion(x)
@@ -160,7 +175,9 @@ def test_disabled_heads_are_absent():
 
 
 def test_custom_distill_size_and_bad_arguments():
-    assert SSMTL(tasks=("distill",), n_distill=80).eval().distill(torch.rand(2, 3, 1, 64, 64)).shape == (2, 80)
+    assert SSMTL(tasks=("distill",), n_distill=80).eval().distill(
+        torch.rand(2, 3, 1, 64, 64)
+    ).shape == (2, 80)
     with pytest.raises(ValueError, match="unknown architecture"):
         SSMTL("deep_narrower")
     with pytest.raises(ValueError, match="subset"):
@@ -175,10 +192,14 @@ def test_deterministic_forward_and_backward():
         return SSMTL("shallow_narrow")
 
     a, b = build(), build()
-    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(p, q), name
     torch.manual_seed(7)
-    x5, x4, x1 = torch.rand(2, 3, 5, 64, 64), torch.rand(2, 3, 4, 64, 64), torch.rand(2, 3, 1, 64, 64)
+    x5, x4, x1 = (
+        torch.rand(2, 3, 5, 64, 64),
+        torch.rand(2, 3, 4, 64, 64),
+        torch.rand(2, 3, 1, 64, 64),
+    )
     a.eval(), b.eval()
     with torch.no_grad():
         for task, x in [("arrow", x5), ("motion", x5), ("middle", x4), ("distill", x1)]:

@@ -24,3 +24,16 @@ def test_ci_runs_the_readme_test_command():
 def test_ci_runs_the_regression_gate_after_the_tests():
     ci_lines = (REPO / ".ci" / "run").read_text().splitlines()
     assert ci_lines.index("ssmtl gate") > ci_lines.index(readme_commands()[1])
+
+
+def test_readme_is_short():
+    assert len((REPO / "README.md").read_text().splitlines()) <= 150
+
+
+def test_readme_results_are_the_reports_summary():
+    """The README's numbers come from `ssmtl report --readme`, never from a hand."""
+    from bench.report.summary import README_BEGIN, README_END
+
+    text = (REPO / "README.md").read_text()
+    block = text[text.index(README_BEGIN) + len(README_BEGIN) : text.index(README_END)]
+    assert block.strip() == (REPO / "reports" / "summary.md").read_text().strip()

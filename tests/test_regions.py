@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.datasets.frames import ArrayMasks
-from bench.datasets.regions import read_track_file, tracks_from_masks, write_track_file
+from bench.data.frames import ArrayMasks
+from bench.data.regions import read_track_file, tracks_from_masks, write_track_file
 
 
 def test_two_simultaneous_regions_become_two_tracks():

@@ -14,7 +14,15 @@ import pytest
 import torch
 from torch import nn
 
-from bench.score import MapConfig, frame_scores, late_fusion, object_scores, paint_maps, scored_regions, video_frame_scores
+from bench.score import (
+    MapConfig,
+    frame_scores,
+    late_fusion,
+    object_scores,
+    paint_maps,
+    scored_regions,
+    video_frame_scores,
+)
 
 T = 3  # tubes of 2t + 1 = 7 frames
 LN3, LN4 = math.log(3.0), math.log(4.0)
@@ -29,7 +37,9 @@ class StubModel(nn.Module):
         self.dummy = nn.Parameter(torch.zeros(1))  # so that next(model.parameters()) works
         self.tasks = tasks
         self.outputs = outputs
-        self.inputs: dict[str, list[torch.Tensor]] = {task: [] for task in ("arrow", "motion", "middle", "distill")}
+        self.inputs: dict[str, list[torch.Tensor]] = {
+            task: [] for task in ("arrow", "motion", "middle", "distill")
+        }
         self.served = dict.fromkeys(self.inputs, 0)
         self.sequence_calls = 0
 
@@ -83,10 +93,15 @@ def outputs_1080() -> tuple[dict[str, torch.Tensor], np.ndarray]:
     middle = torch.stack([torch.full((3, 64, 64), 0.5), torch.full((3, 64, 64), 0.25)])
     distill = torch.zeros(2, 1080)
     distill[:, 1000:] = 0.5  # the student's YOLO part; its ImageNet part is 0
-    targets = np.full((3, 1080), np.nan, np.float32)  # row 1 is no tube's: NaN would poison a wrong lookup
-    targets[2, 1000:] = np.tile([0.25, 1.0], 40)  # tube 0 (detection row 2): |0.5 - .| = 0.25, 0.5 -> mean 0.375
+    targets = np.full(
+        (3, 1080), np.nan, np.float32
+    )  # row 1 is no tube's: NaN would poison a wrong lookup
+    targets[2, 1000:] = np.tile(
+        [0.25, 1.0], 40
+    )  # tube 0 (detection row 2): |0.5 - .| = 0.25, 0.5 -> mean 0.375
     targets[0, 1000:] = 0.6  # tube 1 (detection row 0): |0.5 - 0.6| = 0.1
-    # ImageNet columns stay NaN (as teachers leave them on the test split): eq. (6) must not read them
+    # ImageNet columns stay NaN (as teachers leave them on the test split): eq. (6) must not read
+    # them
     return {"arrow": arrow, "motion": motion, "middle": middle, "distill": distill}, targets
 
 
@@ -103,7 +118,9 @@ HAND = {
 def test_eq6_all_heads(batch_size):
     outputs, targets = outputs_1080()
     model = StubModel(ALL, outputs)
-    scores = object_scores(model, FakeCache(fake_tubes(), [2, 0]), targets, batch_size=batch_size, progress=False)
+    scores = object_scores(
+        model, FakeCache(fake_tubes(), [2, 0]), targets, batch_size=batch_size, progress=False
+    )
     assert set(scores) == {*ALL, "score"}
     for task in ALL:
         np.testing.assert_allclose(scores[task], HAND[task], atol=1e-6, err_msg=task)
@@ -122,10 +139,16 @@ def test_eq6_heads_see_the_right_inputs():
         seen = torch.cat(model.inputs[task])
         assert seen.shape == (2, 3, 7, 64, 64)
         torch.testing.assert_close(seen, x)
-        assert seen[0, 0, 0, 0, 0] * 255 == pytest.approx(1) and seen[0, 0, -1, 0, 0] * 255 == pytest.approx(61)
+        assert seen[0, 0, 0, 0, 0] * 255 == pytest.approx(1) and seen[
+            0, 0, -1, 0, 0
+        ] * 255 == pytest.approx(61)
     middle_in = torch.cat(model.inputs["middle"])  # the 2t = 6 context frames, no middle
     assert middle_in.shape == (2, 3, 6, 64, 64)
-    np.testing.assert_allclose(middle_in[:, 0, :, 0, 0].numpy() * 255, [[1, 11, 21, 41, 51, 61], [2, 12, 22, 42, 52, 62]], atol=1e-4)
+    np.testing.assert_allclose(
+        middle_in[:, 0, :, 0, 0].numpy() * 255,
+        [[1, 11, 21, 41, 51, 61], [2, 12, 22, 42, 52, 62]],
+        atol=1e-4,
+    )
     distill_in = torch.cat(model.inputs["distill"])  # the middle crop alone, temporal size 1
     assert distill_in.shape == (2, 3, 1, 64, 64)
     torch.testing.assert_close(distill_in[:, :, 0], x[:, :, T])
@@ -145,7 +168,10 @@ def test_eq6_frame_level_targets_use_the_imagenet_part():
     distill = torch.zeros(2, 1000)
     distill[1] = 1.0
     targets = np.full((3, 1000), np.nan, np.float32)
-    targets[2, :500], targets[2, 500:] = 0.3, 0.1  # tube 0: mean(|0 - 0.3| x500, |0 - 0.1| x500) = 0.2
+    targets[2, :500], targets[2, 500:] = (
+        0.3,
+        0.1,
+    )  # tube 0: mean(|0 - 0.3| x500, |0 - 0.1| x500) = 0.2
     targets[0] = 2.0  # tube 1: |1 - 2| = 1
     model = StubModel(("distill",), {"distill": distill})
     scores = object_scores(model, FakeCache(fake_tubes(), [2, 0]), targets, progress=False)
@@ -156,7 +182,9 @@ def test_eq6_frame_level_targets_use_the_imagenet_part():
 def test_eq6_distill_without_targets_is_an_error():
     outputs, _ = outputs_1080()
     with pytest.raises(ValueError, match="targets"):
-        object_scores(StubModel(ALL, outputs), FakeCache(fake_tubes(), [2, 0]), None, progress=False)
+        object_scores(
+            StubModel(ALL, outputs), FakeCache(fake_tubes(), [2, 0]), None, progress=False
+        )
 
 
 def test_eq6_empty_cache():
@@ -174,7 +202,9 @@ def test_paint_maps_overlap_takes_the_max():
     # the pixels whose centre lies inside: columns x0..x1-1, rows y0..y1-1 for integer boxes.
     frames = np.array([2, 0, 0])  # unsorted on purpose
     boxes = np.array([[0, 0, 2, 1], [1, 1, 4, 4], [3, 3, 6, 6]], np.float32)
-    scores = np.array([0.2, 0.7, 0.3])  # in frame 0 the higher score comes first: max, not last painted
+    scores = np.array(
+        [0.2, 0.7, 0.3]
+    )  # in frame 0 the higher score comes first: max, not last painted
     maps = paint_maps(frames, boxes, scores, num_frames=4, size=(8, 8), scale=1)
     assert maps.shape == (4, 8, 8)
     expected0 = np.zeros((8, 8), np.float32)
@@ -189,13 +219,15 @@ def test_paint_maps_overlap_takes_the_max():
 
 
 def test_paint_maps_scale_uses_pixel_centres():
-    # size 10 x 13, scale 4 -> map ceil(10/4) x ceil(13/4) = 3 x 4; map pixel j has its centre at 4 j + 2
-    # (2, 6, 10, 14). Box A x [1, 7) y [6, 9.5): columns with centre 2, 6 -> 0, 1; rows: centre 6 is
-    # in (top edge inclusive) -> row 1. Box B x [6, 10) y [0, 6): centre 6 is in (left edge
-    # inclusive), 10 is out (right edge exclusive) -> column 1; centre 2 in, 6 out (bottom edge
+    # size 10 x 13, scale 4 -> map ceil(10/4) x ceil(13/4) = 3 x 4; map pixel j has its centre at
+    # 4 j + 2 (2, 6, 10, 14). Box A x [1, 7) y [6, 9.5): columns with centre 2, 6 -> 0, 1; rows:
+    # centre 6 is in (top edge inclusive) -> row 1. Box B x [6, 10) y [0, 6): centre 6 is in (left
+    # edge inclusive), 10 is out (right edge exclusive) -> column 1; centre 2 in, 6 out (bottom edge
     # exclusive) -> row 0.
     boxes = np.array([[1, 6, 7, 9.5], [6, 0, 10, 6]], np.float32)
-    maps = paint_maps(np.array([0, 1]), boxes, np.array([0.4, 0.9]), num_frames=2, size=(10, 13), scale=4)
+    maps = paint_maps(
+        np.array([0, 1]), boxes, np.array([0.4, 0.9]), num_frames=2, size=(10, 13), scale=4
+    )
     assert maps.shape == (2, 3, 4)
     expected = np.zeros((2, 3, 4), np.float32)
     expected[0, 1, 0:2] = 0.4
@@ -204,7 +236,14 @@ def test_paint_maps_scale_uses_pixel_centres():
 
 
 def test_paint_maps_no_objects():
-    maps = paint_maps(np.zeros(0, int), np.zeros((0, 4), np.float32), np.zeros(0), num_frames=3, size=(4, 4), scale=2)
+    maps = paint_maps(
+        np.zeros(0, int),
+        np.zeros((0, 4), np.float32),
+        np.zeros(0),
+        num_frames=3,
+        size=(4, 4),
+        scale=2,
+    )
     assert maps.shape == (3, 2, 2) and not maps.any()
 
 
@@ -223,20 +262,24 @@ def test_frame_scores_mean_filter_lowers_an_isolated_spike():
     config = MapConfig(mean_filter=(1, 3, 3), sigma=0)
     # interior spike: every 3x3 window holding it averages 9 / 9 = 1
     np.testing.assert_allclose(frame_scores(maps, config), [1.0])
-    # corner spike, mode "nearest": the window of pixel (0, 0) reads rows (0, 0, 1) x cols (0, 0, 1),
-    # so the spike counts 4 times: 4 * 9 / 9 = 4 (its neighbours get 2 or 1)
+    # corner spike, mode "nearest": the window of pixel (0, 0) reads rows (0, 0, 1) x cols
+    # (0, 0, 1), so the spike counts 4 times: 4 * 9 / 9 = 4 (its neighbours get 2 or 1)
     corner = np.zeros((1, 5, 5), np.float32)
     corner[0, 0, 0] = 9.0
     np.testing.assert_allclose(frame_scores(corner, config), [4.0])
     # temporal part of the 3D filter: a spike in the middle one of 3 frames -> 9 / 3 = 3 in each
     spike = np.zeros((3, 5, 5), np.float32)
     spike[1, 2, 2] = 9.0
-    np.testing.assert_allclose(frame_scores(spike, MapConfig(mean_filter=(3, 1, 1), sigma=0)), [3.0, 3.0, 3.0])
+    np.testing.assert_allclose(
+        frame_scores(spike, MapConfig(mean_filter=(3, 1, 1), sigma=0)), [3.0, 3.0, 3.0]
+    )
 
 
 def test_frame_scores_gaussian_keeps_a_constant():
     maps = np.full((6, 2, 2), 0.25, np.float32)
-    np.testing.assert_allclose(frame_scores(maps, MapConfig(mean_filter=(3, 3, 3), sigma=2.0)), np.full(6, 0.25), atol=1e-6)
+    np.testing.assert_allclose(
+        frame_scores(maps, MapConfig(mean_filter=(3, 3, 3), sigma=2.0)), np.full(6, 0.25), atol=1e-6
+    )
 
 
 def test_video_frame_scores_and_scored_regions():
@@ -247,7 +290,12 @@ def test_video_frame_scores_and_scored_regions():
     }
     cache = SimpleNamespace(index=index, num_frames={"a": 3, "b": 2, "c": 2})
     scores = np.array([0.4, 0.9, 0.3])
-    frames = video_frame_scores(cache, scores, {"a": (8, 8), "b": (4, 6), "c": (4, 4)}, MapConfig(map_scale=2, mean_filter=(1, 1, 1), sigma=0))
+    frames = video_frame_scores(
+        cache,
+        scores,
+        {"a": (8, 8), "b": (4, 6), "c": (4, 4)},
+        MapConfig(map_scale=2, mean_filter=(1, 1, 1), sigma=0),
+    )
     assert set(frames) == {"a", "b", "c"}
     np.testing.assert_allclose(frames["a"], [0.4, 0.0, 0.9])
     np.testing.assert_allclose(frames["b"], [0.0, 0.3])

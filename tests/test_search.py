@@ -1,4 +1,4 @@
-"""The Optuna search of t and lambda (bench.search) on the synthetic tiny preset (CPU).
+"""The Optuna search of t and lambda (bench.suite.search) on the synthetic tiny preset (CPU).
 
 Real trainings are kept tiny: a 2x2 grid (t in {1, 2}, lambda in {0.1, 1.0}), the middle-box and
 distillation tasks, 1-2 epochs, the objects of every 6th frame (~30 tubes), one torch thread (see
@@ -24,25 +24,27 @@ import optuna
 import pytest
 import torch
 
-from bench.datasets import open_dataset
+from bench.cli import main as ssmtl
+from bench.data import open_dataset
+from bench.data.synth import generate
+from bench.paper import LAMBDA_GRID as PAPER_LAMS
+from bench.paper import T_GRID as PAPER_T_VALUES
 from bench.pipeline import make_detector, run_detect
-from bench.search import (
-    PAPER_LAMS,
-    PAPER_T_VALUES,
-    SearchConfig,
-    grid_points,
-    main,
-    make_sampler,
-    objective_value,
-    public_storage,
-    read_best,
-    run_search,
-    suggest,
-)
-from bench.synth import generate
+from bench.suite.search import read_best, run_search
+from bench.suite.search_config import SearchConfig, grid_points
+from bench.suite.search_objective import objective_value
+from bench.suite.search_study import make_sampler, public_storage, suggest
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = dict(t_values=(1, 2), lams=(0.1, 1.0), tasks=("middle", "distill"), epochs=2, batch_size=8, device="cpu", frame_stride=6)
+SMALL = dict(
+    t_values=(1, 2),
+    lams=(0.1, 1.0),
+    tasks=("middle", "distill"),
+    epochs=2,
+    batch_size=8,
+    device="cpu",
+    frame_stride=6,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -60,16 +62,29 @@ def data(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("search_data")
     root = generate(tmp / "s", seed=0, preset="tiny")
     dataset = open_dataset("synthetic", root)
-    detector = make_detector("precomputed", "", 0.0, 640, str(root / "detections/boxes_train.npz"), "cpu")
+    detector = make_detector(
+        "precomputed", "", 0.0, 640, str(root / "detections/boxes_train.npz"), "cpu"
+    )
     detections = run_detect(dataset, "train", detector, tmp / "det.npz")
     teachers = tmp / "teachers.npy"
-    np.save(teachers, np.random.default_rng(0).standard_normal((len(detections), 1080)).astype(np.float32))
+    np.save(
+        teachers,
+        np.random.default_rng(0).standard_normal((len(detections), 1080)).astype(np.float32),
+    )
     mlflow_uri = f"sqlite:///{tmp / 'mlflow.db'}"
     from mlflow import MlflowClient
 
-    MlflowClient(mlflow_uri).search_experiments()  # creates the store once (its migrations take seconds)
-    return {"root": root, "dataset": dataset, "detections": tmp / "det.npz", "teachers": teachers,
-            "tubes": tmp / "tubes", "mlflow": mlflow_uri}
+    MlflowClient(
+        mlflow_uri
+    ).search_experiments()  # creates the store once (its migrations take seconds)
+    return {
+        "root": root,
+        "dataset": dataset,
+        "detections": tmp / "det.npz",
+        "teachers": teachers,
+        "tubes": tmp / "tubes",
+        "mlflow": mlflow_uri,
+    }
 
 
 @pytest.fixture
@@ -106,28 +121,46 @@ def done_per_point(study) -> dict[tuple[int, float], list]:
     return points
 
 
-# --- (5) the paper's grid --------------------------------------------------------------------------
+# --- (5) the paper's grid -------------------------------------------------------------------------
 
 
 def test_grid_sampler_points_are_the_papers_grid():
     config = SearchConfig()
-    assert (config.t_values, config.lams, config.sampler, config.objective) == (PAPER_T_VALUES, PAPER_LAMS, "grid", "joint")
+    assert (config.t_values, config.lams, config.sampler, config.objective) == (
+        PAPER_T_VALUES,
+        PAPER_LAMS,
+        "grid",
+        "joint",
+    )
     assert (config.t_values, config.lams) == ((1, 2, 3, 4), (0.1, 0.2, 0.5, 1.0))
     sampler = make_sampler(config)
     study = optuna.create_study(sampler=sampler)
     study.optimize(lambda trial: sum(suggest(trial, config)), n_trials=16)
     seen = [(trial.params["t"], trial.params["lam"]) for trial in study.trials]
-    assert sorted(seen) == sorted(grid_points(config)) == [(t, lam) for t in (1, 2, 3, 4) for lam in (0.1, 0.2, 0.5, 1.0)]
+    assert (
+        sorted(seen)
+        == sorted(grid_points(config))
+        == [(t, lam) for t in (1, 2, 3, 4) for lam in (0.1, 0.2, 0.5, 1.0)]
+    )
     assert sampler.is_exhausted(study)
 
 
-# --- (1) + (3) a complete grid, MLflow, a rerun that runs nothing ------------------------------------
+# --- (1) + (3) a complete grid, MLflow, a rerun that runs nothing ---------------------------------
 
 
+@pytest.mark.slow
 def test_complete_grid_best_is_argmin_and_mlflow_runs(data, work):
     config = SearchConfig(**{**SMALL, "epochs": 1}, storage=storage_url(work))
     out = work / "search.json"
-    summary = run_search(data["dataset"], data["detections"], data["teachers"], data["tubes"], config, out, experiment=data["experiment"])
+    summary = run_search(
+        data["dataset"],
+        data["detections"],
+        data["teachers"],
+        data["tubes"],
+        config,
+        out,
+        experiment=data["experiment"],
+    )
 
     study = optuna.load_study(study_name="ssmtl-synthetic", storage=storage_url(work))
     points = done_per_point(study)
@@ -135,55 +168,131 @@ def test_complete_grid_best_is_argmin_and_mlflow_runs(data, work):
     assert all(len(trials) == 1 for trials in points.values())
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     best = min(complete, key=lambda t: t.value)
-    assert summary["best"] == {"t": best.params["t"], "lam": best.params["lam"], "value": best.value, "trial": best.number}
+    assert summary["best"] == {
+        "t": best.params["t"],
+        "lam": best.params["lam"],
+        "value": best.value,
+        "trial": best.number,
+    }
     assert json.loads(out.read_text()) == json.loads(json.dumps(summary))
     assert read_best(out) == (best.params["t"], best.params["lam"])
     assert summary["paper"] == {"t": 3, "lam": 0.5}
-    assert summary["profile"] == {"arch": "shallow_narrow", "tasks": ["middle", "distill"], "epochs": 1, "batch_size": 8,
-                                  "lr": 1e-3, "seed": 0, "device": "cpu", "frame_stride": 6}
-    assert {row["number"]: row["epochs_run"] for row in summary["trials"]} == {t.number: 1 for t in study.trials}
+    assert summary["profile"] == {
+        "arch": "shallow_narrow",
+        "tasks": ["middle", "distill"],
+        "epochs": 1,
+        "batch_size": 8,
+        "lr": 1e-3,
+        "seed": 0,
+        "device": "cpu",
+        "frame_stride": 6,
+    }
+    assert {row["number"]: row["epochs_run"] for row in summary["trials"]} == {
+        t.number: 1 for t in study.trials
+    }
     assert sorted(data["tubes"].iterdir()) == [data["tubes"] / "t1", data["tubes"] / "t2"]
 
     parents, children = mlflow_runs(data, data["experiment"])
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     assert parents[0].data.tags["optuna_study"] == "ssmtl-synthetic"
     assert parents[0].data.metrics["best_value"] == pytest.approx(best.value)
-    assert len(children) == 4 and {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    assert len(children) == 4 and {c.data.tags["mlflow.parentRunId"] for c in children} == {
+        parents[0].info.run_id
+    }
     by_trial = {int(c.data.tags["optuna_trial"]): c for c in children}
     for trial in study.trials:
         child = by_trial[trial.number]
         assert child.data.tags["optuna_trial_state"] == trial.state.name
-        assert (int(child.data.params["t"]), float(child.data.params["lam"])) == (trial.params["t"], trial.params["lam"])
+        assert (int(child.data.params["t"]), float(child.data.params["lam"])) == (
+            trial.params["t"],
+            trial.params["lam"],
+        )
         assert child.data.metrics["value"] == pytest.approx(trial.value)
 
     # A rerun finds nothing to do: no trial rerun, the same parent run.
-    again = run_search(data["dataset"], data["detections"], data["teachers"], data["tubes"], config, out, experiment=data["experiment"])
-    assert len(optuna.load_study(study_name="ssmtl-synthetic", storage=storage_url(work)).trials) == 4
+    again = run_search(
+        data["dataset"],
+        data["detections"],
+        data["teachers"],
+        data["tubes"],
+        config,
+        out,
+        experiment=data["experiment"],
+    )
+    assert (
+        len(optuna.load_study(study_name="ssmtl-synthetic", storage=storage_url(work)).trials) == 4
+    )
     assert again["best"] == summary["best"]
     parents, children = mlflow_runs(data, data["experiment"])
     assert len(parents) == 1 and len(children) == 4
 
     # Another grid under the same study name is refused, naming the study.
     with pytest.raises(ValueError, match="ssmtl-synthetic.*other settings"):
-        run_search(data["dataset"], data["detections"], data["teachers"], data["tubes"],
-                   SearchConfig(**{**SMALL, "epochs": 1, "lams": (0.2, 1.0)}, storage=storage_url(work)), out, experiment=data["experiment"])
+        run_search(
+            data["dataset"],
+            data["detections"],
+            data["teachers"],
+            data["tubes"],
+            SearchConfig(**{**SMALL, "epochs": 1, "lams": (0.2, 1.0)}, storage=storage_url(work)),
+            out,
+            experiment=data["experiment"],
+        )
 
 
-# --- (2) + (3) kill mid-trial, resume ---------------------------------------------------------------
+# --- (2) + (3) kill mid-trial, resume -------------------------------------------------------------
 
 
 def cli(data, folder: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "bench.search", "synthetic", "--root", str(data["root"]), "--detections", str(data["detections"]),
-            "--teachers", str(data["teachers"]), "--tubes-root", str(data["tubes"]), "--t-values", "1,2", "--lams", "0.1,1.0",
-            "--tasks", "middle,distill", "--epochs", "2", "--batch-size", "8", "--device", "cpu", "--frame-stride", "6",
-            "--storage", storage_url(folder), "--out", str(folder / "search.json"), "--experiment", "search-kill", *extra]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from bench.cli import main; sys.exit(main())",
+        "search",
+        "synthetic",
+        "--root",
+        str(data["root"]),
+        "--detections",
+        str(data["detections"]),
+        "--teachers",
+        str(data["teachers"]),
+        "--tubes-root",
+        str(data["tubes"]),
+        "--t-values",
+        "1,2",
+        "--lams",
+        "0.1,1.0",
+        "--tasks",
+        "middle,distill",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--device",
+        "cpu",
+        "--frame-stride",
+        "6",
+        "--storage",
+        storage_url(folder),
+        "--out",
+        str(folder / "search.json"),
+        "--experiment",
+        "search-kill",
+        *extra,
+    ]
 
 
+@pytest.mark.slow
 def test_killed_study_resumes_without_losing_or_rerunning_a_trial(data, tmp_path):
-    env = {**os.environ, "MLFLOW_TRACKING_URI": data["mlflow"], "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": data["mlflow"],
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(REPO),
+    }
     log = (tmp_path / "first.log").open("w")
-    process = subprocess.Popen(cli(data, tmp_path), cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        cli(data, tmp_path), cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     killed_while = None
     try:
         deadline = time.monotonic() + 120
@@ -192,10 +301,18 @@ def test_killed_study_resumes_without_losing_or_rerunning_a_trial(data, tmp_path
             # Read the storage with sqlite3, read-only: an optuna RDBStorage here could race the
             # subprocess's creation of the tables.
             try:
-                with closing(sqlite3.connect(f"file:{tmp_path / 'optuna.db'}?mode=ro", uri=True, timeout=5)) as con:
-                    states = [state for (state,) in con.execute("SELECT state FROM trials ORDER BY number")]
-                    training = con.execute("SELECT COUNT(*) FROM trials t JOIN trial_user_attributes a ON a.trial_id = t.trial_id "
-                                           "WHERE t.state = 'RUNNING' AND a.key = 'mlflow_run_id'").fetchone()[0]
+                with closing(
+                    sqlite3.connect(f"file:{tmp_path / 'optuna.db'}?mode=ro", uri=True, timeout=5)
+                ) as con:
+                    states = [
+                        state
+                        for (state,) in con.execute("SELECT state FROM trials ORDER BY number")
+                    ]
+                    training = con.execute(
+                        "SELECT COUNT(*) FROM trials t "
+                        "JOIN trial_user_attributes a ON a.trial_id = t.trial_id "
+                        "WHERE t.state = 'RUNNING' AND a.key = 'mlflow_run_id'"
+                    ).fetchone()[0]
             except sqlite3.OperationalError:  # no file or no tables yet
                 continue
             if states.count("COMPLETE") >= 1 and training:  # the second trial is training
@@ -208,14 +325,19 @@ def test_killed_study_resumes_without_losing_or_rerunning_a_trial(data, tmp_path
         process.wait()
         log.close()
     tail = (tmp_path / "first.log").read_text()[-3000:]
-    assert killed_while is not None, f"the search ended (rc {process.returncode}) or stalled before its second trial started: {tail}"
+    assert killed_while is not None, (
+        f"the search ended (rc {process.returncode}) "
+        f"or stalled before its second trial started: {tail}"
+    )
 
     study = optuna.load_study(study_name="ssmtl-synthetic", storage=storage_url(tmp_path))
     before = {t.number: (t.params, t.value) for t in study.trials if t.state.name == "COMPLETE"}
     running = [t.number for t in study.trials if t.state.name == "RUNNING"]
     assert len(before) >= 1 and len(running) == 1  # the kill landed inside a trial
 
-    result = subprocess.run(cli(data, tmp_path), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        cli(data, tmp_path), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
     study = optuna.load_study(study_name="ssmtl-synthetic", storage=storage_url(tmp_path))
@@ -224,7 +346,9 @@ def test_killed_study_resumes_without_losing_or_rerunning_a_trial(data, tmp_path
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert len(complete) == 4
     points = done_per_point(study)
-    assert sorted(points) == [(1, 0.1), (1, 1.0), (2, 0.1), (2, 1.0)] and all(len(v) == 1 for v in points.values())
+    assert sorted(points) == [(1, 0.1), (1, 1.0), (2, 0.1), (2, 1.0)] and all(
+        len(v) == 1 for v in points.values()
+    )
     for number, (params, value) in before.items():  # kept, not rerun
         assert states[number] == "COMPLETE"
         assert study.trials[number].params == params and study.trials[number].value == value
@@ -234,7 +358,9 @@ def test_killed_study_resumes_without_losing_or_rerunning_a_trial(data, tmp_path
 
     summary = json.loads((tmp_path / "search.json").read_text())
     listed = {row["number"]: row for row in summary["trials"]}
-    assert {n for n, row in listed.items() if row["state"] == "COMPLETE"} == {t.number for t in complete}
+    assert {n for n, row in listed.items() if row["state"] == "COMPLETE"} == {
+        t.number for t in complete
+    }
     assert listed[running[0]]["state"] == "FAIL"
     best = min(complete, key=lambda t: t.value)
     assert read_best(tmp_path / "search.json") == (best.params["t"], best.params["lam"])
@@ -242,14 +368,22 @@ def test_killed_study_resumes_without_losing_or_rerunning_a_trial(data, tmp_path
     parents, children = mlflow_runs(data, "search-kill")
     assert len(parents) == 1  # resumed, not a second parent
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
-    finished = sorted(int(c.data.tags["optuna_trial"]) for c in children if c.data.tags["optuna_trial_state"] in ("COMPLETE", "PRUNED"))
+    finished = sorted(
+        int(c.data.tags["optuna_trial"])
+        for c in children
+        if c.data.tags["optuna_trial_state"] in ("COMPLETE", "PRUNED")
+    )
     assert finished == sorted(t.number for t in complete)
     killed = [c for c in children if int(c.data.tags["optuna_trial"]) == running[0]]
-    assert len(killed) == 1 and killed[0].info.status == "KILLED" and killed[0].data.tags["optuna_trial_state"] == "FAIL"
+    assert (
+        len(killed) == 1
+        and killed[0].info.status == "KILLED"
+        and killed[0].data.tags["optuna_trial_state"] == "FAIL"
+    )
     assert all(c.info.status in ("FINISHED", "KILLED") for c in children)
 
 
-# --- pruning, objectives and TPE with a stand-in trainer -----------------------------------------------
+# --- pruning, objectives and TPE with a stand-in trainer ------------------------------------------
 
 
 class FakeTrainer:
@@ -263,69 +397,144 @@ class FakeTrainer:
         k = len(self.calls)
         self.calls.append((cache.t, config.lam))
         for epoch in range(1, config.epochs + 1):
-            record = {"val_joint_loss": k + 1.0 + 0.1 / epoch, "val_loss_middle": 0.25, "val_loss_distill": 0.5}
+            record = {
+                "val_joint_loss": k + 1.0 + 0.1 / epoch,
+                "val_loss_middle": 0.25,
+                "val_loss_distill": 0.5,
+            }
             on_epoch(epoch, record)
 
 
+@pytest.mark.slow
 def test_pruning_reports_every_epoch_and_a_pruned_trial_counts_as_done(data, work):
-    config = SearchConfig(**{**SMALL, "epochs": 4}, storage=storage_url(work), pruner_startup=1, pruner_warmup=1)
+    config = SearchConfig(
+        **{**SMALL, "epochs": 4}, storage=storage_url(work), pruner_startup=1, pruner_warmup=1
+    )
     fake = FakeTrainer()
-    summary = run_search(data["dataset"], data["detections"], data["teachers"], data["tubes"], config, work / "s.json", experiment=data["experiment"], trainer=fake)
+    summary = run_search(
+        data["dataset"],
+        data["detections"],
+        data["teachers"],
+        data["tubes"],
+        config,
+        work / "s.json",
+        experiment=data["experiment"],
+        trainer=fake,
+    )
     study = optuna.load_study(study_name="ssmtl-synthetic", storage=storage_url(work))
     states = [t.state.name for t in study.trials]
     assert states == ["COMPLETE", "PRUNED", "PRUNED", "PRUNED"]
     assert sorted(done_per_point(study)) == sorted(grid_points(config))
     first = study.trials[0]
-    assert first.intermediate_values == {e: pytest.approx(1.0 + 0.1 / 4 if e == 4 else 1.0 + 0.1 / e) for e in range(1, 5)}
+    assert first.intermediate_values == {
+        e: pytest.approx(1.0 + 0.1 / 4 if e == 4 else 1.0 + 0.1 / e) for e in range(1, 5)
+    }
     assert first.value == pytest.approx(1.025)  # the lowest over the epochs
     for row in summary["trials"][1:]:
         assert row["state"] == "PRUNED" and row["epochs_run"] == 2  # warmup 1: pruned at epoch 2
     assert summary["best"]["trial"] == 0
     _, children = mlflow_runs(data, data["experiment"])
-    assert sorted(c.data.tags["optuna_trial_state"] for c in children) == ["COMPLETE", "PRUNED", "PRUNED", "PRUNED"]
+    assert sorted(c.data.tags["optuna_trial_state"] for c in children) == [
+        "COMPLETE",
+        "PRUNED",
+        "PRUNED",
+        "PRUNED",
+    ]
     assert all(c.info.status == "FINISHED" for c in children)
 
 
 def test_objectives_joint_is_eq5_unweighted_is_the_lambda_one_sum():
-    record = {"val_joint_loss": 0.3 + 0.2 * 2.0, "val_loss_middle": 0.3, "val_loss_distill": 2.0, "train_joint_loss": 9.0}
+    record = {
+        "val_joint_loss": 0.3 + 0.2 * 2.0,
+        "val_loss_middle": 0.3,
+        "val_loss_distill": 2.0,
+        "train_joint_loss": 9.0,
+    }
     joint = SearchConfig(**{**SMALL, "lams": (0.2,)})
     assert objective_value(record, joint) == pytest.approx(0.7)
     unweighted = SearchConfig(**{**SMALL, "lams": (0.2,)}, objective="unweighted")
     assert objective_value(record, unweighted) == pytest.approx(2.3)
 
 
+@pytest.mark.slow
 def test_tpe_samples_t_and_continuous_lambda_and_extends_on_rerun(data, work):
-    config = SearchConfig(**{**SMALL, "epochs": 1}, storage=storage_url(work), sampler="tpe", n_trials=5, pruner="none")
+    config = SearchConfig(
+        **{**SMALL, "epochs": 1},
+        storage=storage_url(work),
+        sampler="tpe",
+        n_trials=5,
+        pruner="none",
+    )
     fake = FakeTrainer()
-    run_search(data["dataset"], data["detections"], data["teachers"], data["tubes"], config, work / "s.json", experiment=data["experiment"], trainer=fake)
+    run_search(
+        data["dataset"],
+        data["detections"],
+        data["teachers"],
+        data["tubes"],
+        config,
+        work / "s.json",
+        experiment=data["experiment"],
+        trainer=fake,
+    )
     assert len(fake.calls) == 5
     assert all(t in (1, 2) and 0.05 <= lam <= 1.0 for t, lam in fake.calls)
-    more = SearchConfig(**{**SMALL, "epochs": 1}, storage=storage_url(work), sampler="tpe", n_trials=7, pruner="none")
-    summary = run_search(data["dataset"], data["detections"], data["teachers"], data["tubes"], more, work / "s.json", experiment=data["experiment"], trainer=fake)
+    more = SearchConfig(
+        **{**SMALL, "epochs": 1},
+        storage=storage_url(work),
+        sampler="tpe",
+        n_trials=7,
+        pruner="none",
+    )
+    summary = run_search(
+        data["dataset"],
+        data["detections"],
+        data["teachers"],
+        data["tubes"],
+        more,
+        work / "s.json",
+        experiment=data["experiment"],
+        trainer=fake,
+    )
     assert len(fake.calls) == 7 and len(summary["trials"]) == 7
     assert summary["sampler"] == "tpe" and summary["paper"] == {"t": 3, "lam": 0.5}
 
 
+@pytest.mark.slow
 def test_heartbeat_mode_fails_and_requeues_a_trial_whose_heartbeat_stopped(data, work):
     """Several workers (--heartbeat): a RUNNING trial is dead once its heartbeat is older than the
     grace period (2 x heartbeat); its point is queued again and run once."""
-    from bench.search import normalize_storage, open_study
+    from bench.suite.search_study import normalize_storage, open_study
 
-    config = SearchConfig(**{**SMALL, "epochs": 1}, storage=storage_url(work), heartbeat=1, pruner="none")
+    config = SearchConfig(
+        **{**SMALL, "epochs": 1}, storage=storage_url(work), heartbeat=1, pruner="none"
+    )
     study = open_study(config, "ssmtl-synthetic", normalize_storage(config.storage))
-    with pytest.warns(UserWarning, match="Heartbeat"):  # optuna: heartbeats are meant for optimize()
+    with pytest.warns(
+        UserWarning, match="Heartbeat"
+    ):  # optuna: heartbeats are meant for optimize()
         dead = study.ask()
     point = suggest(dead, config)
     study._storage.record_heartbeat(dead._trial_id)
     time.sleep(3.1)  # > grace period 2 s at SQLite's 1-second timestamp resolution
     fake = FakeTrainer()
-    summary = run_search(data["dataset"], data["detections"], data["teachers"], data["tubes"], config, work / "s.json", experiment=data["experiment"], trainer=fake)
+    summary = run_search(
+        data["dataset"],
+        data["detections"],
+        data["teachers"],
+        data["tubes"],
+        config,
+        work / "s.json",
+        experiment=data["experiment"],
+        trainer=fake,
+    )
     states = {row["number"]: row["state"] for row in summary["trials"]}
     assert states == {0: "FAIL", 1: "COMPLETE", 2: "COMPLETE", 3: "COMPLETE", 4: "COMPLETE"}
-    assert sorted(fake.calls) == sorted(grid_points(config)) and fake.calls[0] == point  # the dead point first
+    assert (
+        sorted(fake.calls) == sorted(grid_points(config)) and fake.calls[0] == point
+    )  # the dead point first
 
 
-# --- (4) read_best, the CLI's bad input, the storage URL ---------------------------------------------
+# --- (4) read_best, the CLI's bad input, the storage URL ------------------------------------------
 
 
 def test_read_best_round_trip_and_errors_name_the_file(tmp_path):
@@ -345,19 +554,51 @@ def test_read_best_round_trip_and_errors_name_the_file(tmp_path):
         read_best(tmp_path / "missing.json")
 
 
+@pytest.mark.slow
 def test_cli_bad_input_exits_2(data, work, capsys):
-    base = ["synthetic", "--root", str(data["root"]), "--detections", str(data["detections"]), "--storage", storage_url(work), "--out", str(work / "o.json")]
-    assert main(base) == 2  # distill without --teachers
+    base = [
+        "synthetic",
+        "--root",
+        str(data["root"]),
+        "--detections",
+        str(data["detections"]),
+        "--storage",
+        storage_url(work),
+        "--out",
+        str(work / "o.json"),
+    ]
+    assert ssmtl(["search", *base]) == 2  # distill without --teachers
     assert "--teachers" in capsys.readouterr().err
-    assert main([*base, "--teachers", str(work / "none.npy")]) == 2
+    assert ssmtl(["search", *base, "--teachers", str(work / "none.npy")]) == 2
     assert "none.npy" in capsys.readouterr().err
-    assert main([*base, "--tasks", "middle,typo"]) == 2
+    assert ssmtl(["search", *base, "--tasks", "middle,typo"]) == 2
     assert "tasks" in capsys.readouterr().err
-    assert main(["synthetic", "--root", str(work / "nowhere"), "--detections", str(data["detections"]), "--tasks", "middle", "--storage", storage_url(work)]) == 2
+    assert (
+        ssmtl(
+            [
+                "search",
+                "synthetic",
+                "--root",
+                str(work / "nowhere"),
+                "--detections",
+                str(data["detections"]),
+                "--tasks",
+                "middle",
+                "--storage",
+                storage_url(work),
+            ]
+        )
+        == 2
+    )
     with pytest.raises(SystemExit):
-        main([*base, "--sampler", "random"])
+        ssmtl(["search", *base, "--sampler", "random"])
 
 
 def test_storage_password_never_written():
-    assert public_storage("postgresql://user:secret@host:5432/db") == "postgresql://user@host:5432/db"
-    assert public_storage("sqlite:///artifacts/search/optuna.db") == "sqlite:///artifacts/search/optuna.db"
+    assert (
+        public_storage("postgresql://user:secret@host:5432/db") == "postgresql://user@host:5432/db"
+    )
+    assert (
+        public_storage("sqlite:///artifacts/search/optuna.db")
+        == "sqlite:///artifacts/search/optuna.db"
+    )

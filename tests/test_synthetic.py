@@ -1,4 +1,4 @@
-"""The synthetic-scenes generator (bench.synth) and its adapter (bench.datasets.synthetic)."""
+"""The synthetic-scenes generator (bench.data.synth) and its adapter (bench.data.synthetic)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from bench.datasets.base import DatasetError
-from bench.datasets.frames import list_images
-from bench.datasets.regions import read_track_file
-from bench.datasets.synthetic import SyntheticDataset
-from bench.synth import ANOMALY_KINDS, PRESETS, generate
-from bench.synth import generator as generator_module
-from bench.baselines import frame_difference_video
+from bench.data.base import DatasetError
+from bench.data.frames import list_images
+from bench.data.regions import read_track_file
+from bench.data.synth import ANOMALY_KINDS, PRESETS, generate
+from bench.data.synth import generator as generator_module
+from bench.data.synthetic import SyntheticDataset
+from bench.score import frame_difference_video
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,7 @@ def meta(root) -> dict:
     return json.loads((root / "meta.json").read_text())
 
 
+@pytest.mark.slow
 def test_layout(root, meta):
     preset = PRESETS["tiny"]
     train = sorted(p.name for p in (root / "training" / "frames").iterdir())
@@ -59,6 +60,7 @@ def test_layout(root, meta):
     assert not list(root.parent.glob("*.tmp-*"))
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_files(roots):
     a, b = roots["a"], roots["b"]
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
@@ -101,11 +103,17 @@ def test_track_boxes_are_tight_around_their_mask(root):
     for video in dataset.videos("test"):
         masks = video.masks.read(0, video.num_frames)
         tracks = video.tracks
-        assert len(tracks) and set(np.unique(tracks[:, 1]).astype(int)) == set(np.flatnonzero(video.labels))
+        assert len(tracks) and set(np.unique(tracks[:, 1]).astype(int)) == set(
+            np.flatnonzero(video.labels)
+        )
         covered = np.zeros_like(masks)
         for track_id, frame, x0, y0, x1, y1 in tracks.astype(int):
             part = masks[frame, y0:y1, x0:x1]
-            assert part[0].any() and part[-1].any() and part[:, 0].any() and part[:, -1].any(), (video.id, frame, track_id)
+            assert part[0].any() and part[-1].any() and part[:, 0].any() and part[:, -1].any(), (
+                video.id,
+                frame,
+                track_id,
+            )
             covered[frame, y0:y1, x0:x1] = True
         assert not (masks & ~covered).any()
 
@@ -139,7 +147,9 @@ def test_adapter_counts_match_meta(root, meta):
     assert summary["splits"]["train"]["videos"] == len(meta["videos"]["train"])
     assert summary["splits"]["train"]["frames"] == sum(v["frames"] for v in meta["videos"]["train"])
     assert summary["splits"]["test"]["frames"] == sum(v["frames"] for v in meta["videos"]["test"])
-    assert summary["splits"]["test"]["abnormal_frames"] == sum(v["abnormal_frames"] for v in meta["videos"]["test"])
+    assert summary["splits"]["test"]["abnormal_frames"] == sum(
+        v["abnormal_frames"] for v in meta["videos"]["test"]
+    )
     video = dataset.video("test", "01")
     assert video[0].shape == (PRESETS["tiny"].height, PRESETS["tiny"].width, 3)
     for event in next(v for v in meta["videos"]["test"] if v["id"] == "01")["events"]:
@@ -165,6 +175,7 @@ def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_refuses_to_overwrite_and_checks_arguments(tmp_path, root):
     out = tmp_path / "taken"
     out.mkdir()
@@ -178,7 +189,9 @@ def test_refuses_to_overwrite_and_checks_arguments(tmp_path, root):
         generate(tmp_path / "x", difficulty=1.5)
     generate(out, preset="tiny", overwrite=True)
     assert not (out / "keep.txt").exists()
-    assert (out / "gt" / "frame_labels" / "01.npy").read_bytes() == (root / "gt" / "frame_labels" / "01.npy").read_bytes()
+    assert (out / "gt" / "frame_labels" / "01.npy").read_bytes() == (
+        root / "gt" / "frame_labels" / "01.npy"
+    ).read_bytes()
 
 
 def test_broken_ground_truth_is_named(tmp_path, root):
@@ -191,7 +204,10 @@ def test_broken_ground_truth_is_named(tmp_path, root):
     with pytest.raises(DatasetError) as error:
         SyntheticDataset(broken).videos("test")
     message = str(error.value)
-    assert "gt/frame_labels/01.npy: 38 labels" in message and "testing/frames/01 has 40 frames" in message
+    assert (
+        "gt/frame_labels/01.npy: 38 labels" in message
+        and "testing/frames/01 has 40 frames" in message
+    )
     assert "gt/anomaly_kinds/02.npy" in message and "gt/tracks/03.txt" in message
     assert len(error.value.problems) == 3
     SyntheticDataset(broken).videos("train")  # the training split is still fine

@@ -5,18 +5,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
-import bench.teachers as teachers
-from bench.detection import Detections, YoloDetector, load_precomputed
-from bench.teachers import (
-    TARGET_DIM,
-    DetectorTeacher,
-    ImageNetTeacher,
-    WeightsNotFoundError,
-    resolve_weights,
-    teacher_targets,
-)
 from conftest import shared_path
+
+import bench.weights as weights
+from bench.detection import Detections, YoloDetector, load_precomputed
+from bench.paper import N_DISTILL
+from bench.teachers import DetectorTeacher, ImageNetTeacher, teacher_targets
+from bench.weights import WeightsNotFoundError, resolve_weights
 
 
 # ---------------------------------------------------------------------------------------------
@@ -27,14 +22,14 @@ def offline(monkeypatch, tmp_path):
     """An empty models folder, no library caches, and a download that fails like no network."""
     folder = tmp_path / "models"
     monkeypatch.setenv("SSMTL_MODELS_DIR", str(folder))
-    monkeypatch.setattr(teachers, "_library_caches", lambda name: [])
+    monkeypatch.setattr(weights, "_library_caches", lambda name: [])
     calls = []
 
     def no_network(name, target):
         calls.append(name)
         raise OSError("network is unreachable")
 
-    monkeypatch.setattr(teachers, "_download", no_network)
+    monkeypatch.setattr(weights, "_download", no_network)
     return folder, calls
 
 
@@ -48,7 +43,9 @@ def test_resolve_weights_finds_paths_and_the_models_folder(offline, tmp_path):
     (folder / "resnet50-11ad3fa6.pth").write_bytes(b"x")
     assert resolve_weights("yolov3u.pt") == folder / "yolov3u.pt"
     assert resolve_weights("somewhere/else/yolov3u.pt") == folder / "yolov3u.pt"  # by file name
-    assert resolve_weights("resnet50") == folder / "resnet50-11ad3fa6.pth"  # torchvision's file name
+    assert (
+        resolve_weights("resnet50") == folder / "resnet50-11ad3fa6.pth"
+    )  # torchvision's file name
     assert calls == []
 
 
@@ -74,14 +71,16 @@ def test_resolve_weights_missing_names_file_folder_and_variable(offline):
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def ped2():
-    from bench.datasets import open_dataset
+    from bench.data import open_dataset
 
     return open_dataset("ped2", shared_path("data", "ped2"))
 
 
 @pytest.fixture(scope="module")
 def imagenet():
-    return ImageNetTeacher(shared_path("models", "mobilenet_v2_imagenet.torchscript.pt"), batch_size=64)
+    return ImageNetTeacher(
+        shared_path("models", "mobilenet_v2_imagenet.torchscript.pt"), batch_size=64
+    )
 
 
 @pytest.fixture(scope="module")
@@ -117,17 +116,22 @@ def test_roi_align_crop_matches_cv2_resize(imagenet, ped2):
     small = np.array([[104, 140, 122, 172]], np.float32)  # a pedestrian, 18x32 -> upsampled
     crop = imagenet.crops(frame, small, np.array([0]))[0].permute(1, 2, 0).numpy()
     x0, y0, x1, y1 = small[0].astype(int)
-    reference = cv2.resize(frame[0, y0:y1, x0:x1], (224, 224), interpolation=cv2.INTER_LINEAR) / 255.0
+    reference = (
+        cv2.resize(frame[0, y0:y1, x0:x1], (224, 224), interpolation=cv2.INTER_LINEAR) / 255.0
+    )
     assert np.abs(crop - reference).mean() < 0.01
     inner = slice(16, -16)  # the crop borders differ: roi_align interpolates with pixels outside
     assert np.abs(crop[inner, inner] - reference[inner, inner]).max() < 0.02
 
-    large = np.array([[0, 0, 360, 240]], np.float32)  # downscaled: roi_align averages like INTER_AREA
+    large = np.array(
+        [[0, 0, 360, 240]], np.float32
+    )  # downscaled: roi_align averages like INTER_AREA
     crop = imagenet.crops(frame, large, np.array([0]))[0].permute(1, 2, 0).numpy()
     reference = cv2.resize(frame[0], (224, 224), interpolation=cv2.INTER_AREA) / 255.0
     assert np.abs(crop - reference).mean() < 0.02
 
 
+@pytest.mark.slow
 def test_detector_teacher_reproduces_yolo_class_scores(yolo, ped2, precomputed):
     frames = ped2.video("test", "01").read(0, 2)
     found = yolo.detect(frames)
@@ -143,13 +147,18 @@ def test_detector_teacher_reproduces_yolo_class_scores(yolo, ped2, precomputed):
     assert by_iou.shape == (len(rows), 80) and np.all((by_iou >= 0) & (by_iou <= 1))
     assert np.median(iou) > 0.6
     by_nms = DetectorTeacher.from_detector(yolo, match="nms")(frames, rows.boxes, rows.frame)
-    assert np.median(by_nms[:, 0]) >= np.median(by_iou[:, 0])  # the anchor NMS keeps is more confident
+    assert np.median(by_nms[:, 0]) >= np.median(
+        by_iou[:, 0]
+    )  # the anchor NMS keeps is more confident
     assert (by_nms.argmax(axis=1) == 0).mean() > 0.8  # Ped2 boxes are mostly pedestrians
 
 
+@pytest.mark.slow
 def test_teacher_targets_streams_to_a_memmap(tmp_path, imagenet, yolo, ped2, precomputed):
     rows = precomputed.for_video("02")
-    rows = rows.filter(np.flatnonzero((rows.frame == 1) | (rows.frame == 40))[[0, 1, -1]])  # two frame batches
+    rows = rows.filter(
+        np.flatnonzero((rows.frame == 1) | (rows.frame == 40))[[0, 1, -1]]
+    )  # two frame batches
     frames = ped2.video("test", "02").read(0, 64)
     own = yolo.detect(frames[1:2])[0]
     known = Detections(
@@ -161,10 +170,14 @@ def test_teacher_targets_streams_to_a_memmap(tmp_path, imagenet, yolo, ped2, pre
     with pytest.raises(ValueError, match="DetectorTeacher"):
         teacher_targets(table, ped2, "test", tmp_path / "t.npy", imagenet, None, progress=False)
 
-    out = teacher_targets(table, ped2, "test", tmp_path / "t.npy", imagenet, teacher, batch_size=32, progress=False)
-    assert out.shape == (4, TARGET_DIM) and out.dtype == np.float32 and np.isfinite(out).all()
+    out = teacher_targets(
+        table, ped2, "test", tmp_path / "t.npy", imagenet, teacher, batch_size=32, progress=False
+    )
+    assert out.shape == (4, N_DISTILL) and out.dtype == np.float32 and np.isfinite(out).all()
     assert not list(tmp_path.glob("*.tmp"))
     np.testing.assert_allclose(out[:, :1000], imagenet(frames, table.boxes, table.frame), atol=1e-4)
     given = table.has_class_scores
     np.testing.assert_array_equal(out[given, 1000:], table.class_scores[given])  # kept as detected
-    np.testing.assert_allclose(out[~given, 1000:], teacher(frames, table.boxes[~given], table.frame[~given]), atol=1e-5)
+    np.testing.assert_allclose(
+        out[~given, 1000:], teacher(frames, table.boxes[~given], table.frame[~given]), atol=1e-5
+    )

@@ -18,18 +18,17 @@ import torch
 from torch import nn
 
 import bench.train as train_module
-from bench.datasets import open_dataset
+from bench.data import open_dataset
+from bench.data.synth import generate
 from bench.detection import load_precomputed
 from bench.model import TASKS
-from bench.synth import generate
+from bench.paper import BATCH_SIZE as PAPER_BATCH_SIZE
+from bench.tasks import joint_loss, task_losses
 from bench.train import (
-    PAPER_BATCH_SIZE,
     TrainConfig,
-    joint_loss,
     load_batch,
     load_checkpoint,
     save_checkpoint,
-    task_losses,
     train,
 )
 from bench.tubes import build_tube_cache
@@ -45,14 +44,22 @@ def torch_settings():
     yield
     torch.set_num_threads(threads)
 
-# --- eq. (5) ----------------------------------------------------------------------------------------
+
+# --- eq. (5) --------------------------------------------------------------------------------------
 
 
 def test_joint_loss_eq5_lambda_only_on_distill():
-    losses = {"arrow": torch.tensor(1.0), "motion": torch.tensor(2.0), "middle": torch.tensor(3.0), "distill": torch.tensor(4.0)}
+    losses = {
+        "arrow": torch.tensor(1.0),
+        "motion": torch.tensor(2.0),
+        "middle": torch.tensor(3.0),
+        "distill": torch.tensor(4.0),
+    }
     assert float(joint_loss(losses, 0.5)) == pytest.approx(1 + 2 + 3 + 0.5 * 4)  # 8
     assert float(joint_loss(losses, 0.2)) == pytest.approx(1 + 2 + 3 + 0.2 * 4)  # 6.8
-    assert float(joint_loss({"arrow": torch.tensor(1.0), "middle": torch.tensor(3.0)}, 0.5)) == pytest.approx(4.0)
+    assert float(
+        joint_loss({"arrow": torch.tensor(1.0), "middle": torch.tensor(3.0)}, 0.5)
+    ) == pytest.approx(4.0)
     assert float(joint_loss({"distill": torch.tensor(4.0)}, 0.25)) == pytest.approx(1.0)
 
 
@@ -62,7 +69,7 @@ def test_joint_loss_gradients():
     assert [float(losses[task].grad) for task in TASKS] == pytest.approx([1.0, 1.0, 1.0, 0.2])
 
 
-# --- eq. (1)-(4): task_losses with a recording stub ---------------------------------------------------
+# --- eq. (1)-(4): task_losses with a recording stub -----------------------------------------------
 
 
 def frame_means(x: torch.Tensor) -> torch.Tensor:
@@ -71,9 +78,9 @@ def frame_means(x: torch.Tensor) -> torch.Tensor:
 
 
 class RecordingModel(nn.Module):
-    """Heads that look at their input: T1 predicts "forward" (p = 3/4) when the frame values increase
-    in time, else "backward" (p = 3/4); T2 predicts "consecutive" (p = 3/4) when the frame values
-    are evenly spaced, else "intermittent"; T3 returns 0.5 everywhere; T4 returns zeros."""
+    """Heads that look at their input: T1 predicts "forward" (p = 3/4) when the frame values
+    increase in time, else "backward" (p = 3/4); T2 predicts "consecutive" (p = 3/4) when the frame
+    values are evenly spaced, else "intermittent"; T3 returns 0.5 everywhere; T4 returns zeros."""
 
     def __init__(self, n_distill: int = 1080):
         super().__init__()
@@ -84,13 +91,19 @@ class RecordingModel(nn.Module):
     def arrow(self, x):
         self.inputs["arrow"] = x.clone()
         forward = (frame_means(x).diff(dim=1) > 0).all(dim=1)
-        return torch.stack([torch.where(forward, LN3, 0.0), torch.where(forward, 0.0, LN3)], dim=1) + 0 * self.dummy
+        return (
+            torch.stack([torch.where(forward, LN3, 0.0), torch.where(forward, 0.0, LN3)], dim=1)
+            + 0 * self.dummy
+        )
 
     def motion(self, x):
         self.inputs["motion"] = x.clone()
         steps = frame_means(x).diff(dim=1)
         regular = (steps - steps[:, :1]).abs().max(dim=1).values < 1e-4
-        return torch.stack([torch.where(regular, LN3, 0.0), torch.where(regular, 0.0, LN3)], dim=1) + 0 * self.dummy
+        return (
+            torch.stack([torch.where(regular, LN3, 0.0), torch.where(regular, 0.0, LN3)], dim=1)
+            + 0 * self.dummy
+        )
 
     def middle(self, x):
         self.inputs["middle"] = x.clone()
@@ -102,9 +115,10 @@ class RecordingModel(nn.Module):
 
 
 def hand_batch() -> dict[str, torch.Tensor]:
-    """t = 2 (5 frames), 2 samples, 64x64. Regular frame k of sample b: constant (k + 1) / 10 + b / 100
-    (evenly spaced, increasing); intermittent sample b: frames at offsets (-4, -1, 0, 2, 5) around
-    the middle, value (offset + 3) / 10 + b / 100; teacher sample 0 all 0.4, sample 1 half 1.0, half -0.2."""
+    """t = 2 (5 frames), 2 samples, 64x64. Regular frame k of sample b: constant
+    (k + 1) / 10 + b / 100 (evenly spaced, increasing); intermittent sample b: frames at offsets
+    (-4, -1, 0, 2, 5) around the middle, value (offset + 3) / 10 + b / 100; teacher sample 0 all
+    0.4, sample 1 half 1.0, half -0.2."""
     x = torch.zeros(2, 3, 5, 64, 64)
     inter = torch.zeros(2, 3, 5, 64, 64)
     for b in range(2):
@@ -138,18 +152,23 @@ def test_task_losses_labels_inputs_and_values():
     # |0.5 - 0.3| = 0.2 and |0.5 - 0.31| = 0.19 -> mean 0.195, summed per-sample errors 0.39
     context = model.inputs["middle"]
     assert context.shape == (2, 3, 4, 64, 64)
-    np.testing.assert_allclose(frame_means(context).numpy(), [[0.1, 0.2, 0.4, 0.5], [0.11, 0.21, 0.41, 0.51]], atol=1e-6)
+    np.testing.assert_allclose(
+        frame_means(context).numpy(), [[0.1, 0.2, 0.4, 0.5], [0.11, 0.21, 0.41, 0.51]], atol=1e-6
+    )
     assert float(losses["middle"].detach()) == pytest.approx(0.195, abs=1e-6)
     assert figures["abs_middle"] == pytest.approx(0.39, abs=1e-5)
 
-    # T4: input = the middle frame alone (temporal size 1); |0 - 0.4| = 0.4, (|0 - 1| + |0 + 0.2|) / 2 = 0.6
+    # T4: input = the middle frame alone (temporal size 1); |0 - 0.4| = 0.4,
+    # (|0 - 1| + |0 + 0.2|) / 2 = 0.6
     assert model.inputs["distill"].shape == (2, 3, 1, 64, 64)
     torch.testing.assert_close(model.inputs["distill"][:, :, 0], x[:, :, 2])
     assert float(losses["distill"].detach()) == pytest.approx(0.5, abs=1e-6)
     assert figures["abs_distill"] == pytest.approx(1.0, abs=1e-5)
 
     # eq. (5) on these: 2 ln(4/3) + 0.195 + 0.5 * 0.5
-    assert float(joint_loss(losses, 0.5).detach()) == pytest.approx(2 * math.log(4 / 3) + 0.195 + 0.25, abs=1e-5)
+    assert float(joint_loss(losses, 0.5).detach()) == pytest.approx(
+        2 * math.log(4 / 3) + 0.195 + 0.25, abs=1e-5
+    )
 
 
 def test_task_losses_swapped_labels_would_show():
@@ -183,7 +202,9 @@ def test_task_losses_match_torch_reference_on_random_logits():
 
     losses, _ = task_losses(Fixed(), hand_batch(), ("arrow",))
     labels = [0, 0, 1, 1]
-    expected = -sum(float(logits[i, labels[i]] - torch.logsumexp(logits[i], 0)) for i in range(4)) / 4
+    expected = (
+        -sum(float(logits[i, labels[i]] - torch.logsumexp(logits[i], 0)) for i in range(4)) / 4
+    )
     assert float(losses["arrow"].detach()) == pytest.approx(expected, abs=1e-6)
 
 
@@ -200,10 +221,14 @@ def test_run_epoch_aggregates_per_object():
             tubes[i, k] = value
     intermittent = tubes.copy()
     intermittent[:, 0] -= 10
-    cache = SimpleNamespace(tubes=tubes, intermittent=intermittent, index={"detection_row": np.array([0, 1, 2])})
+    cache = SimpleNamespace(
+        tubes=tubes, intermittent=intermittent, index={"detection_row": np.array([0, 1, 2])}
+    )
     teachers = np.full((3, 1080), 0.25, np.float32)
     config = TrainConfig(epochs=1, batch_size=2, lam=0.5, device="cpu")
-    stats = train_module.run_epoch(RecordingModel(), cache, teachers, np.arange(3), config, None, None, "test")
+    stats = train_module.run_epoch(
+        RecordingModel(), cache, teachers, np.arange(3), config, None, None, "test"
+    )
     assert stats.acc_arrow == pytest.approx(1.0) and stats.acc_motion == pytest.approx(1.0)
     assert stats.losses["arrow"] == pytest.approx(math.log(4 / 3), abs=1e-6)
     assert stats.losses["motion"] == pytest.approx(math.log(4 / 3), abs=1e-6)
@@ -219,26 +244,51 @@ def test_load_batch_layout_and_teacher_rows():
         for k in range(3):
             for c in range(3):
                 tubes[i, k, c] = 100 * c + 10 * k + i
-    cache = SimpleNamespace(tubes=tubes, intermittent=255 - tubes, index={"detection_row": np.array([5, 3, 0])})
+    cache = SimpleNamespace(
+        tubes=tubes, intermittent=255 - tubes, index={"detection_row": np.array([5, 3, 0])}
+    )
     teachers = np.arange(6 * 2, dtype=np.float32).reshape(6, 2)  # row r = (2r, 2r + 1)
     batch = load_batch(cache, teachers, np.array([2, 0]), torch.device("cpu"))
     x = batch["regular"]
-    assert x.shape == (2, 3, 3, 4, 4) and x.dtype == torch.float32  # (B, C, T, H, W), rows sorted: 0, 2
-    assert float(x[0, 2, 1, 0, 0]) == pytest.approx((200 + 10 + 0) / 255)  # tube 0, channel 2, frame 1
-    assert float(x[1, 1, 2, 3, 3]) == pytest.approx((100 + 20 + 2) / 255)  # tube 2, channel 1, frame 2
+    assert (
+        x.shape == (2, 3, 3, 4, 4) and x.dtype == torch.float32
+    )  # (B, C, T, H, W), rows sorted: 0, 2
+    assert float(x[0, 2, 1, 0, 0]) == pytest.approx(
+        (200 + 10 + 0) / 255
+    )  # tube 0, channel 2, frame 1
+    assert float(x[1, 1, 2, 3, 3]) == pytest.approx(
+        (100 + 20 + 2) / 255
+    )  # tube 2, channel 1, frame 2
     assert float(batch["intermittent"][1, 1, 2, 3, 3]) == pytest.approx((255 - 122) / 255)
-    np.testing.assert_array_equal(batch["teacher"].numpy(), [[10, 11], [0, 1]])  # detection rows 5, 0
+    np.testing.assert_array_equal(
+        batch["teacher"].numpy(), [[10, 11], [0, 1]]
+    )  # detection rows 5, 0
 
 
-# --- TrainConfig --------------------------------------------------------------------------------------
+# --- TrainConfig ----------------------------------------------------------------------------------
 
 
 def test_train_config_paper_defaults():
     config = TrainConfig()
-    assert config.arch == "shallow_narrow" and config.tasks == ("arrow", "motion", "middle", "distill")
-    assert config.lr == 1e-3 and config.epochs == 30 and config.lam == 0.5 and config.train_fraction == 0.85
+    assert config.arch == "shallow_narrow" and config.tasks == (
+        "arrow",
+        "motion",
+        "middle",
+        "distill",
+    )
+    assert (
+        config.lr == 1e-3
+        and config.epochs == 30
+        and config.lam == 0.5
+        and config.train_fraction == 0.85
+    )
     assert config.batch_size == 256
-    assert PAPER_BATCH_SIZE == {"shallow_narrow": 256, "deep_narrow": 128, "shallow_wide": 128, "deep_wide": 64}
+    assert PAPER_BATCH_SIZE == {
+        "shallow_narrow": 256,
+        "deep_narrow": 128,
+        "shallow_wide": 128,
+        "deep_wide": 64,
+    }
     for arch, size in (("deep_narrow", 128), ("shallow_wide", 128), ("deep_wide", 64)):
         assert TrainConfig(arch=arch).batch_size == size
     assert TrainConfig(arch="deep_wide", batch_size=16).batch_size == 16
@@ -262,7 +312,7 @@ def test_train_config_rejects_no_epochs():
         TrainConfig(epochs=0)
 
 
-# --- a real short run on the synthetic tiny preset ----------------------------------------------------
+# --- a real short run on the synthetic tiny preset ------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -271,8 +321,17 @@ def tiny_cache(tmp_path_factory):
     generate(root, seed=0, preset="tiny")
     dataset = open_dataset("synthetic", root)
     detections = load_precomputed(root / "detections" / "boxes_train.npz", confidence=0.5)
-    detections = detections.filter(np.arange(len(detections)) % 9 == 0)  # keep the run short on a CPU
-    cache = build_tube_cache(dataset, "train", detections, tmp_path_factory.mktemp("tubes") / "train", t=1, progress=False)
+    detections = detections.filter(
+        np.arange(len(detections)) % 9 == 0
+    )  # keep the run short on a CPU
+    cache = build_tube_cache(
+        dataset,
+        "train",
+        detections,
+        tmp_path_factory.mktemp("tubes") / "train",
+        t=1,
+        progress=False,
+    )
     teachers = np.random.default_rng(0).random((len(detections), 1080), dtype=np.float32)
     path = tmp_path_factory.mktemp("teachers") / "targets.npy"
     np.save(path, teachers)
@@ -305,6 +364,7 @@ def trained(tiny_cache):
     return result, loaded
 
 
+@pytest.mark.slow
 def test_short_training_history(tiny_cache, trained):
     cache, _ = tiny_cache
     result, _ = trained
@@ -318,7 +378,10 @@ def test_short_training_history(tiny_cache, trained):
                 assert 0.0 <= record[f"{split}_{name}"] <= 1.0
             assert record[f"{split}_mae_middle"] >= 0 and record[f"{split}_mae_distill"] >= 0
         # eq. (5) on the epoch means (the joint loss is linear in the task losses)
-        joint = sum(record[f"val_loss_{t}"] for t in ("arrow", "motion", "middle")) + 0.5 * record["val_loss_distill"]
+        joint = (
+            sum(record[f"val_loss_{t}"] for t in ("arrow", "motion", "middle"))
+            + 0.5 * record["val_loss_distill"]
+        )
         assert record["val_joint_loss"] == pytest.approx(joint, rel=1e-5)
     best = min(result.history, key=lambda r: r["val_joint_loss"])
     assert result.best_epoch == best["epoch"]
@@ -326,14 +389,18 @@ def test_short_training_history(tiny_cache, trained):
     assert set(result.state_dict) >= {"heads.arrow.fc.weight", "heads.distill.fc.weight"}
 
 
+@pytest.mark.slow
 def test_validation_rows_are_never_trained_on(tiny_cache, trained):
     cache, _ = tiny_cache
     _, loaded = trained
-    # the tiny preset's videos have 40 frames: cut = floor(0.85 * 40) = 34, centre frames 0..33 train
+    # the tiny preset's videos have 40 frames: cut = floor(0.85 * 40) = 34, centre frames 0..33
+    # train
     assert set(cache.num_frames.values()) == {40}
     train_rows = np.flatnonzero(cache.frame < 34)
     val_rows = np.flatnonzero(cache.frame >= 34)
-    assert len(train_rows) > 16 and len(val_rows) > 0  # more than one training batch, a validation set
+    assert (
+        len(train_rows) > 16 and len(val_rows) > 0
+    )  # more than one training batch, a validation set
     trained_on = [rows for is_train, rows in loaded if is_train]
     validated = [rows for is_train, rows in loaded if not is_train]
     assert len(trained_on) == 2 * math.ceil(len(train_rows) / 16)
@@ -349,6 +416,7 @@ def test_validation_rows_are_never_trained_on(tiny_cache, trained):
     np.testing.assert_array_equal(split_val, val_rows)
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_on_cpu(tiny_cache, trained):
     cache, teachers = tiny_cache
     first, _ = trained
@@ -379,18 +447,29 @@ def test_checkpoint_round_trip(tiny_cache, trained, tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(model.arrow(x), reference.arrow(x), rtol=0, atol=0)
         torch.testing.assert_close(model.motion(x), reference.motion(x), rtol=0, atol=0)
-        torch.testing.assert_close(model.middle(x[:, :, [0, 2]]), reference.middle(x[:, :, [0, 2]]), rtol=0, atol=0)
-        torch.testing.assert_close(model.distill(x[:, :, 1:2]), reference.distill(x[:, :, 1:2]), rtol=0, atol=0)
+        torch.testing.assert_close(
+            model.middle(x[:, :, [0, 2]]), reference.middle(x[:, :, [0, 2]]), rtol=0, atol=0
+        )
+        torch.testing.assert_close(
+            model.distill(x[:, :, 1:2]), reference.distill(x[:, :, 1:2]), rtol=0, atol=0
+        )
 
 
 def test_arrow_only_needs_no_teachers(tiny_cache):
     cache, _ = tiny_cache
-    result = train(cache, None, TrainConfig(tasks=("arrow",), arch="shallow_narrow", epochs=1, batch_size=16, device="cpu"))
+    result = train(
+        cache,
+        None,
+        TrainConfig(tasks=("arrow",), arch="shallow_narrow", epochs=1, batch_size=16, device="cpu"),
+    )
     assert len(result.history) == 1
     record = result.history[0]
     assert math.isfinite(record["train_loss_arrow"]) and 0.0 <= record["val_acc_arrow"] <= 1.0
     assert not any("distill" in key or "motion" in key for key in record)
-    assert not any(name.startswith(("heads.distill", "heads.motion", "heads.middle")) for name in result.state_dict)
+    assert not any(
+        name.startswith(("heads.distill", "heads.motion", "heads.middle"))
+        for name in result.state_dict
+    )
 
 
 def test_distill_without_teachers_is_an_error(tiny_cache):

@@ -13,9 +13,11 @@ import torch
 import torch.nn.functional as F
 
 import bench.tubes as tubes_module
-from bench.datasets import DatasetError, open_dataset
+import bench.tubes.build as build_module
+from bench.data import DatasetError, open_dataset
+from bench.data.synth import generate
 from bench.detection.table import Detections
-from bench.synth import generate
+from bench.tasks import middle_context, reverse
 from bench.tubes import (
     TubeCache,
     TubeCacheError,
@@ -23,26 +25,39 @@ from bench.tubes import (
     clamp_frames,
     crop_tubes,
     intermittent_offsets,
-    middle_context,
-    reverse,
     window_offsets,
 )
 
 
 def detections_from_boxes_npz(path: Path, confidence: float = 0.0) -> Detections:
-    """A detections table from a ``boxes_*.npz`` (one array per video, rows frame, x1, y1, x2, y2, conf)."""
+    """A detections table from a ``boxes_*.npz`` (one array per video, rows frame, x1, y1, x2, y2,
+    conf)."""
     with np.load(path) as archive:
         arrays = {vid: archive[vid] for vid in sorted(archive.files)}
     rows = np.concatenate([a for a in arrays.values()]) if arrays else np.zeros((0, 6), np.float32)
     video = np.concatenate([np.repeat(np.array([vid]), len(a)) for vid, a in arrays.items()])
     keep = rows[:, 5] >= confidence
     n = int(keep.sum())
-    return Detections(video[keep], rows[keep, 0], rows[keep, 1:5], rows[keep, 5], np.full(n, -1), np.full((n, 80), np.nan))
+    return Detections(
+        video[keep],
+        rows[keep, 0],
+        rows[keep, 1:5],
+        rows[keep, 5],
+        np.full(n, -1),
+        np.full((n, 80), np.nan),
+    )
 
 
 def table(video: list[str], frame: list[int], boxes: list[list[float]]) -> Detections:
     n = len(video)
-    return Detections(np.array(video), np.array(frame), np.array(boxes, np.float32).reshape(-1, 4), np.ones(n), np.full(n, -1), np.full((n, 80), np.nan))
+    return Detections(
+        np.array(video),
+        np.array(frame),
+        np.array(boxes, np.float32).reshape(-1, 4),
+        np.ones(n),
+        np.full(n, -1),
+        np.full((n, 80), np.nan),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +80,14 @@ def train_dets(tiny) -> Detections:
 @pytest.fixture(scope="module")
 def reference_train(dataset, train_dets, tmp_path_factory) -> TubeCache:
     """An uninterrupted training build."""
-    return build_tube_cache(dataset, "train", train_dets, tmp_path_factory.mktemp("ref") / "train", progress=False, key={"detector": "oracle"})
+    return build_tube_cache(
+        dataset,
+        "train",
+        train_dets,
+        tmp_path_factory.mktemp("ref") / "train",
+        progress=False,
+        key={"detector": "oracle"},
+    )
 
 
 # --- sequences ------------------------------------------------------------------------------------
@@ -76,7 +98,15 @@ def test_window_offsets_forward_and_reversed():
     i = 10
     forward = (i + window_offsets(3)).tolist()
     assert forward == [7, 8, 9, 10, 11, 12, 13]  # (i-t, ..., i, ..., i+t)
-    assert reverse(np.array(forward)).tolist() == [13, 12, 11, 10, 9, 8, 7]  # (i+t, ..., i, ..., i-t)
+    assert reverse(np.array(forward)).tolist() == [
+        13,
+        12,
+        11,
+        10,
+        9,
+        8,
+        7,
+    ]  # (i+t, ..., i, ..., i-t)
     assert reverse(forward) == [13, 12, 11, 10, 9, 8, 7]
     seq = torch.arange(2 * 7 * 2).view(2, 7, 2)
     assert torch.equal(reverse(seq, axis=1)[:, :, 0], seq[:, :, 0].flip(1))
@@ -84,6 +114,7 @@ def test_window_offsets_forward_and_reversed():
         window_offsets(0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("t", [1, 2, 3, 4])
 def test_intermittent_offsets_properties(t):
     seen_gaps = set()
@@ -116,7 +147,8 @@ def test_intermittent_offsets_fit_near_video_ends():
     for seed in range(200):
         offsets = intermittent_offsets(t, np.random.default_rng(seed), 4, 1, 9)
         assert offsets[-1] <= 9 and np.diff(offsets).max() > 1
-    # no intermittent sequence fits in a 2t+1 video: drawn unconstrained, frames clamped by the caller
+    # no intermittent sequence fits in a 2t+1 video: drawn unconstrained, frames clamped by the
+    # caller
     offsets = intermittent_offsets(t, np.random.default_rng(0), 4, t, t)
     assert np.diff(offsets).max() > 1
     assert clamp_frames(3, offsets, 7).min() >= 0 and clamp_frames(3, offsets, 7).max() <= 6
@@ -143,23 +175,35 @@ def test_middle_context():
 def test_crop_tubes_matches_per_crop_resize():
     rng = np.random.default_rng(0)
     patch = rng.integers(0, 256, (40, 20, 3)).astype(np.float32)  # an object 20 wide, 40 high
-    frame = np.pad(patch, ((30, 50), (70, 30), (0, 0)), mode="edge")  # edges replicate the box's border
+    frame = np.pad(
+        patch, ((30, 50), (70, 30), (0, 0)), mode="edge"
+    )  # edges replicate the box's border
     big = rng.integers(0, 256, (128, 128, 3)).astype(np.float32)
     frame2 = np.zeros((160, 200, 3), np.float32)
     frame2[10:138, 40:168] = big
-    frames = torch.from_numpy(np.stack([np.pad(frame, ((0, 40), (0, 80), (0, 0))), frame2])).permute(0, 3, 1, 2).contiguous()
-    boxes = torch.tensor([[70.0, 30.0, 90.0, 70.0], [40.0, 10.0, 168.0, 138.0], [55.3, 21.7, 81.9, 60.2]])
+    frames = (
+        torch.from_numpy(np.stack([np.pad(frame, ((0, 40), (0, 80), (0, 0))), frame2]))
+        .permute(0, 3, 1, 2)
+        .contiguous()
+    )
+    boxes = torch.tensor(
+        [[70.0, 30.0, 90.0, 70.0], [40.0, 10.0, 168.0, 138.0], [55.3, 21.7, 81.9, 60.2]]
+    )
     index = torch.tensor([[0], [1], [0]])
     crops = crop_tubes(frames, index, boxes)
     assert crops.shape == (3, 1, 3, 64, 64)
     # upscaled box: a bilinear resize of the slice (half-pixel centres), cv2 and torch alike
     crop = frames[0, :, 30:70, 70:90]
     torch_ref = F.interpolate(crop[None], size=(64, 64), mode="bilinear", align_corners=False)[0]
-    cv2_ref = torch.from_numpy(cv2.resize(patch, (64, 64), interpolation=cv2.INTER_LINEAR)).permute(2, 0, 1)
+    cv2_ref = torch.from_numpy(cv2.resize(patch, (64, 64), interpolation=cv2.INTER_LINEAR)).permute(
+        2, 0, 1
+    )
     assert torch.allclose(crops[0, 0], torch_ref, atol=1e-3)
     assert torch.allclose(crops[0, 0], cv2_ref, atol=1e-2)
     # box twice the output size: exactly the 2x2 area average
-    area_ref = torch.from_numpy(cv2.resize(big, (64, 64), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)
+    area_ref = torch.from_numpy(cv2.resize(big, (64, 64), interpolation=cv2.INTER_AREA)).permute(
+        2, 0, 1
+    )
     assert torch.allclose(crops[1, 0], area_ref, atol=1e-3)
     # fractional box: bilinear samples at the bin centres of the box, in continuous coordinates
     x1, y1, x2, y2 = boxes[2].tolist()
@@ -167,7 +211,9 @@ def test_crop_tubes_matches_per_crop_resize():
     xs = x1 + (torch.arange(64) + 0.5) * (x2 - x1) / 64
     ys = y1 + (torch.arange(64) + 0.5) * (y2 - y1) / 64
     grid = torch.stack(torch.meshgrid(2 * xs / w - 1, 2 * ys / h - 1, indexing="xy"), dim=-1)[None]
-    sample_ref = F.grid_sample(frames[:1], grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
+    sample_ref = F.grid_sample(
+        frames[:1], grid, mode="bilinear", padding_mode="border", align_corners=False
+    )[0]
     assert torch.allclose(crops[2, 0], sample_ref, atol=1e-2)
 
 
@@ -181,7 +227,9 @@ def test_crop_tubes_same_box_in_every_frame_one_roi_align_call(monkeypatch):
     import torchvision.ops
 
     original = torchvision.ops.roi_align  # crop_tubes imports it at call time
-    monkeypatch.setattr(torchvision.ops, "roi_align", lambda *a, **k: calls.append(1) or original(*a, **k))
+    monkeypatch.setattr(
+        torchvision.ops, "roi_align", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
     crops = crop_tubes(frames, index, boxes)
     assert len(calls) == 1
     assert crops.shape == (3, 5, 3, 64, 64)
@@ -198,15 +246,21 @@ def test_clamp_frames_at_both_ends():
     assert clamp_frames(0, offsets, 40).tolist() == [[0, 0, 0, 0, 1, 2, 3]]
     assert clamp_frames(1, offsets, 40).tolist() == [[0, 0, 0, 1, 2, 3, 4]]
     assert clamp_frames(39, offsets, 40).tolist() == [[36, 37, 38, 39, 39, 39, 39]]
-    assert clamp_frames([2, 38], offsets, 40).tolist() == [[0, 0, 1, 2, 3, 4, 5], [35, 36, 37, 38, 39, 39, 39]]
+    assert clamp_frames([2, 38], offsets, 40).tolist() == [
+        [0, 0, 1, 2, 3, 4, 5],
+        [35, 36, 37, 38, 39, 39, 39],
+    ]
 
 
 # --- the cache ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_build_tiny_test_split(dataset, tiny, tmp_path, monkeypatch):
     dets = detections_from_boxes_npz(tiny / "detections" / "boxes_test.npz")
-    cache = build_tube_cache(dataset, "test", dets, tmp_path / "test", progress=False, batch_frames=16)
+    cache = build_tube_cache(
+        dataset, "test", dets, tmp_path / "test", progress=False, batch_frames=16
+    )
     assert len(cache) == len(dets)  # test objects are never skipped
     assert cache.tubes.shape == (len(dets), 7, 3, 64, 64) and cache.tubes.dtype == np.uint8
     assert cache.intermittent is None and cache.meta["counts"]["skipped"] == 0
@@ -219,20 +273,32 @@ def test_build_tiny_test_split(dataset, tiny, tmp_path, monkeypatch):
     for row in (0, 5, len(cache) - 1):
         video = dataset.video("test", str(cache.video[row]))
         frames = tubes_module.frames_to_tensor(video.read(0, video.num_frames))
-        direct = tubes_module.to_uint8(crop_tubes(frames, torch.from_numpy(cache.window_frames[row : row + 1].astype(np.int64)), torch.from_numpy(cache.box[row : row + 1])))
+        direct = tubes_module.to_uint8(
+            crop_tubes(
+                frames,
+                torch.from_numpy(cache.window_frames[row : row + 1].astype(np.int64)),
+                torch.from_numpy(cache.box[row : row + 1]),
+            )
+        )
         assert np.array_equal(direct[0], cache.tubes[row])
     # a second call with the same inputs is answered from the folder, without work
-    monkeypatch.setattr(tubes_module, "_crop_video", lambda *a, **k: pytest.fail("rebuilt a finished cache"))
+    monkeypatch.setattr(
+        build_module, "_crop_video", lambda *a, **k: pytest.fail("rebuilt a finished cache")
+    )
     again = build_tube_cache(dataset, "test", dets, tmp_path / "test", progress=False)
     assert len(again) == len(cache)
 
 
+@pytest.mark.slow
 def test_build_tiny_train_split(reference_train, train_dets, dataset):
     cache = reference_train
     frames_per_video = {v.id: v.num_frames for v in dataset.videos("train")}
     nf = np.array([frames_per_video[v] for v in train_dets.video])
     inside = (train_dets.frame >= 3) & (train_dets.frame <= nf - 4)
-    assert len(cache) == int(inside.sum()) and cache.meta["counts"]["skipped"] == int((~inside).sum()) > 0
+    assert (
+        len(cache) == int(inside.sum())
+        and cache.meta["counts"]["skipped"] == int((~inside).sum()) > 0
+    )
     assert cache.meta["counts"]["tubes"] + cache.meta["counts"]["skipped"] == len(train_dets)
     assert cache.tubes.shape == cache.intermittent.shape == (len(cache), 7, 3, 64, 64)
     assert cache.tubes.dtype == cache.intermittent.dtype == np.uint8
@@ -240,9 +306,13 @@ def test_build_tiny_train_split(reference_train, train_dets, dataset):
     # one intermittent sequence per object, from the per-object generator, inside the video
     for row in range(0, len(cache), 17):
         f, n = int(cache.frame[row]), frames_per_video[str(cache.video[row])]
-        expected = intermittent_offsets(3, np.random.default_rng([0, int(cache.detection_row[row])]), 4, f, n - 1 - f)
+        expected = intermittent_offsets(
+            3, np.random.default_rng([0, int(cache.detection_row[row])]), 4, f, n - 1 - f
+        )
         assert np.array_equal(cache.intermittent_offsets[row], expected)
-    assert np.array_equal(cache.intermittent_frames, cache.frame[:, None] + cache.intermittent_offsets)
+    assert np.array_equal(
+        cache.intermittent_frames, cache.frame[:, None] + cache.intermittent_offsets
+    )
     assert np.array_equal(cache.intermittent[:, 3], cache.tubes[:, 3])  # the same middle crop
     assert not np.array_equal(cache.intermittent, cache.tubes)
     assert cache.meta["detector"] == {"detector": "oracle"} and cache.meta["t"] == 3
@@ -250,9 +320,15 @@ def test_build_tiny_train_split(reference_train, train_dets, dataset):
 
 def test_edges_clamped_for_test_skipped_or_clamped_for_train(dataset, tmp_path):
     last = dataset.video("test", "01").num_frames - 1
-    dets = table(["01", "01", "01"], [0, 20, last], [[30, 20, 50, 60], [30, 20, 50, 60], [30, 20, 50, 60]])
+    dets = table(
+        ["01", "01", "01"], [0, 20, last], [[30, 20, 50, 60], [30, 20, 50, 60], [30, 20, 50, 60]]
+    )
     cache = build_tube_cache(dataset, "test", dets, tmp_path / "test", progress=False)
-    assert cache.window_frames.tolist() == [[0, 0, 0, 0, 1, 2, 3], [17, 18, 19, 20, 21, 22, 23], [last - 3, last - 2, last - 1, last, last, last, last]]
+    assert cache.window_frames.tolist() == [
+        [0, 0, 0, 0, 1, 2, 3],
+        [17, 18, 19, 20, 21, 22, 23],
+        [last - 3, last - 2, last - 1, last, last, last, last],
+    ]
     assert cache.meta["counts"]["clamped_windows"] == 2
     tube = cache.tubes[0]
     assert all(np.array_equal(tube[j], tube[3]) for j in range(4))  # frame 0 repeats
@@ -263,7 +339,9 @@ def test_edges_clamped_for_test_skipped_or_clamped_for_train(dataset, tmp_path):
     dets = table(["01"] * 4, [0, 2, 3, train - 1], [[30, 20, 50, 60]] * 4)
     skipped = build_tube_cache(dataset, "train", dets, tmp_path / "train", progress=False)
     assert skipped.frame.tolist() == [3] and skipped.meta["counts"]["skipped"] == 3
-    clamped = build_tube_cache(dataset, "train", dets, tmp_path / "train_clamp", progress=False, train_edge="clamp")
+    clamped = build_tube_cache(
+        dataset, "train", dets, tmp_path / "train_clamp", progress=False, train_edge="clamp"
+    )
     assert len(clamped) == 4 and clamped.meta["counts"]["skipped"] == 0
     assert clamped.intermittent_frames.min() >= 0 and clamped.intermittent_frames.max() <= train - 1
 
@@ -275,7 +353,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 def _kill_after_first_video(monkeypatch) -> list[str]:
     """Make the build raise when it starts its second video (as if killed there)."""
     seen: list[str] = []
-    original = tubes_module._crop_video
+    original = build_module._crop_video
 
     def crop(video, *args, **kwargs):
         seen.append(video.id)
@@ -283,42 +361,64 @@ def _kill_after_first_video(monkeypatch) -> list[str]:
             raise RuntimeError("simulated kill")
         return original(video, *args, **kwargs)
 
-    monkeypatch.setattr(tubes_module, "_crop_video", crop)
+    monkeypatch.setattr(build_module, "_crop_video", crop)
     return seen
 
 
-def test_killed_build_resumes_to_identical_files(dataset, train_dets, reference_train, tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_killed_build_resumes_to_identical_files(
+    dataset, train_dets, reference_train, tmp_path, monkeypatch
+):
     out = tmp_path / "train"
     partial = tmp_path / "train.partial"
     with monkeypatch.context() as patch:
         _kill_after_first_video(patch)
         with pytest.raises(RuntimeError, match="simulated kill"):
-            build_tube_cache(dataset, "train", train_dets, out, progress=False, key={"detector": "oracle"})
+            build_tube_cache(
+                dataset, "train", train_dets, out, progress=False, key={"detector": "oracle"}
+            )
     assert not out.exists() and partial.is_dir() and not (partial / "meta.json").exists()
     assert json.loads((partial / "progress.json").read_text())["videos_done"] == ["01"]
     for folder in (out, partial):  # neither is taken for a finished cache
         with pytest.raises(TubeCacheError, match=str(folder)):
             TubeCache.open(folder)
     resumed: list[str] = []
-    original = tubes_module._crop_video
-    monkeypatch.setattr(tubes_module, "_crop_video", lambda video, *a, **k: resumed.append(video.id) or original(video, *a, **k))
-    cache = build_tube_cache(dataset, "train", train_dets, out, progress=False, key={"detector": "oracle"})
+    original = build_module._crop_video
+    monkeypatch.setattr(
+        build_module,
+        "_crop_video",
+        lambda video, *a, **k: resumed.append(video.id) or original(video, *a, **k),
+    )
+    cache = build_tube_cache(
+        dataset, "train", train_dets, out, progress=False, key={"detector": "oracle"}
+    )
     assert resumed == ["02"]  # resumed after the completed video
     assert not partial.exists() and len(cache) == len(reference_train)
     assert _files(out) == _files(reference_train.root)  # every file byte-identical
 
 
-def test_stale_partial_with_other_key_is_discarded(dataset, train_dets, reference_train, tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_stale_partial_with_other_key_is_discarded(
+    dataset, train_dets, reference_train, tmp_path, monkeypatch
+):
     out = tmp_path / "train"
     with monkeypatch.context() as patch:
         _kill_after_first_video(patch)
         with pytest.raises(RuntimeError):
-            build_tube_cache(dataset, "train", train_dets, out, t=2, progress=False, key={"detector": "oracle"})
+            build_tube_cache(
+                dataset, "train", train_dets, out, t=2, progress=False, key={"detector": "oracle"}
+            )
     assert (tmp_path / "train.partial" / "progress.json").is_file()
     seen: list[str] = []
-    original = tubes_module._crop_video
-    monkeypatch.setattr(tubes_module, "_crop_video", lambda video, *a, **k: seen.append(video.id) or original(video, *a, **k))
-    cache = build_tube_cache(dataset, "train", train_dets, out, progress=False, key={"detector": "oracle"})
+    original = build_module._crop_video
+    monkeypatch.setattr(
+        build_module,
+        "_crop_video",
+        lambda video, *a, **k: seen.append(video.id) or original(video, *a, **k),
+    )
+    cache = build_tube_cache(
+        dataset, "train", train_dets, out, progress=False, key={"detector": "oracle"}
+    )
     assert seen == ["01", "02"] and cache.t == 3
     assert _files(out) == _files(reference_train.root)
     # an out_dir without meta.json is never trusted: rebuilt
@@ -327,7 +427,9 @@ def test_stale_partial_with_other_key_is_discarded(dataset, train_dets, referenc
     build_tube_cache(dataset, "train", train_dets, out, progress=False, key={"detector": "oracle"})
     assert seen == ["01", "02"] and _files(out) == _files(reference_train.root)
     # another detector key: rebuilt, and open() with the old key names the folder
-    other = build_tube_cache(dataset, "train", train_dets, out, progress=False, key={"detector": "other"})
+    other = build_tube_cache(
+        dataset, "train", train_dets, out, progress=False, key={"detector": "other"}
+    )
     assert other.meta["detector"] == {"detector": "other"}
     with pytest.raises(TubeCacheError, match=str(out)):
         TubeCache.open(out, key=reference_train.key)
@@ -348,7 +450,9 @@ def test_corrupt_frame_raises_naming_the_file(tiny, train_dets, tmp_path):
     bad = copy / "training" / "frames" / "01" / "010.jpg"
     bad.write_bytes(b"this is not a jpeg")
     with pytest.raises(DatasetError, match=str(bad)):
-        build_tube_cache(open_dataset("synthetic", copy), "train", train_dets, tmp_path / "cache", progress=False)
+        build_tube_cache(
+            open_dataset("synthetic", copy), "train", train_dets, tmp_path / "cache", progress=False
+        )
     with pytest.raises(TubeCacheError):
         TubeCache.open(tmp_path / "cache")
 
@@ -379,11 +483,13 @@ def test_open_errors_name_the_folder(reference_train, tmp_path):
     (copy / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(TubeCacheError, match=str(copy)):
         TubeCache.open(copy)
-    assert len(TubeCache.open(reference_train.root, key=reference_train.key)) == len(reference_train)
+    assert len(TubeCache.open(reference_train.root, key=reference_train.key)) == len(
+        reference_train
+    )
 
 
 def test_benchmark_scaled_detections_are_distinct_copies(train_dets):
-    from bench.benchmarks import scaled_detections
+    from bench.suite.bench_tubes import scaled_detections
 
     doubled = scaled_detections(train_dets, 2)
     assert len(doubled["frame"]) == 2 * len(train_dets)

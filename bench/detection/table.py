@@ -1,11 +1,11 @@
-"""A column table of object detections for one dataset split.
+"""A column table of the object detections of one dataset split (SSMTL, section 3.1).
 
 One row per detected object:
 
 =================  ==========  ==============================================================
 column             dtype       meaning
 =================  ==========  ==============================================================
-``video``          unicode     video id (as :class:`bench.datasets.Video.id`)
+``video``          unicode     video id (as :class:`bench.data.Video.id`)
 ``frame``          int32       0-based frame index in that video
 ``boxes``          float32     ``(N, 4)`` ``x_min, y_min, x_max, y_max`` in frame pixels
                                (``x_max``/``y_max`` exclusive, continuous coordinates)
@@ -28,13 +28,14 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
-NUM_COCO_CLASSES = 80
+from bench.paper import COCO_CLASSES
+
 COLUMNS = ("video", "frame", "boxes", "confidence", "class_id", "class_scores")
 
 
@@ -63,7 +64,9 @@ class Detections:
         self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
         self.confidence = np.asarray(self.confidence, dtype=np.float32).reshape(-1)
         self.class_id = np.asarray(self.class_id, dtype=np.int16).reshape(-1)
-        self.class_scores = np.asarray(self.class_scores, dtype=np.float32).reshape(-1, NUM_COCO_CLASSES)
+        self.class_scores = np.asarray(self.class_scores, dtype=np.float32).reshape(
+            -1, COCO_CLASSES
+        )
         lengths = {
             "video": len(self.video),
             "frame": n,
@@ -80,14 +83,14 @@ class Detections:
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
-    def empty(cls, meta: dict | None = None) -> "Detections":
+    def empty(cls, meta: dict | None = None) -> Detections:
         return cls(
             video=np.zeros(0, dtype="U1"),
             frame=np.zeros(0, dtype=np.int32),
             boxes=np.zeros((0, 4), dtype=np.float32),
             confidence=np.zeros(0, dtype=np.float32),
             class_id=np.zeros(0, dtype=np.int16),
-            class_scores=np.zeros((0, NUM_COCO_CLASSES), dtype=np.float32),
+            class_scores=np.zeros((0, COCO_CLASSES), dtype=np.float32),
             meta=dict(meta or {}),
         )
 
@@ -98,9 +101,9 @@ class Detections:
         first_frame: int,
         frames: Sequence,
         meta: dict | None = None,
-    ) -> "Detections":
+    ) -> Detections:
         """Rows from per-frame results (objects with ``boxes``, ``confidence``, ``class_id``,
-        ``class_scores``, e.g. :class:`bench.detection.detectors.FrameDetections`) of
+        ``class_scores``, e.g. :class:`bench.detection.base.FrameDetections`) of
         consecutive frames starting at ``first_frame``."""
         counts = [len(f.boxes) for f in frames]
         total = int(sum(counts))
@@ -111,22 +114,28 @@ class Detections:
             video=np.full(total, video),
             frame=frame,
             boxes=np.concatenate([np.asarray(f.boxes, np.float32).reshape(-1, 4) for f in frames]),
-            confidence=np.concatenate([np.asarray(f.confidence, np.float32).reshape(-1) for f in frames]),
+            confidence=np.concatenate(
+                [np.asarray(f.confidence, np.float32).reshape(-1) for f in frames]
+            ),
             class_id=np.concatenate([np.asarray(f.class_id, np.int16).reshape(-1) for f in frames]),
             class_scores=np.concatenate(
-                [np.asarray(f.class_scores, np.float32).reshape(-1, NUM_COCO_CLASSES) for f in frames]
+                [np.asarray(f.class_scores, np.float32).reshape(-1, COCO_CLASSES) for f in frames]
             ),
             meta=dict(meta or {}),
         )
 
     @staticmethod
-    def concat(parts: Iterable["Detections"], meta: dict | None = None) -> "Detections":
+    def concat(parts: Iterable[Detections], meta: dict | None = None) -> Detections:
         """Rows of all ``parts`` (re-sorted); ``meta`` defaults to the first part's."""
         parts = list(parts)
         if not parts:
             return Detections.empty(meta)
         return Detections(
-            video=np.concatenate([p.video for p in parts]) if any(len(p) for p in parts) else np.zeros(0, "U1"),
+            video=(
+                np.concatenate([p.video for p in parts])
+                if any(len(p) for p in parts)
+                else np.zeros(0, "U1")
+            ),
             frame=np.concatenate([p.frame for p in parts]),
             boxes=np.concatenate([p.boxes for p in parts]),
             confidence=np.concatenate([p.confidence for p in parts]),
@@ -152,7 +161,7 @@ class Detections:
         """``bool`` per row: the 80 class scores are known (no NaN)."""
         return ~np.isnan(self.class_scores).any(axis=1)
 
-    def filter(self, mask: np.ndarray) -> "Detections":
+    def filter(self, mask: np.ndarray) -> Detections:
         """The rows where the boolean ``mask`` is true (or the given integer rows, in order)."""
         mask = np.asarray(mask)
         if mask.dtype == bool and mask.shape != (len(self),):
@@ -167,7 +176,7 @@ class Detections:
             meta=dict(self.meta),
         )
 
-    def for_video(self, video: str) -> "Detections":
+    def for_video(self, video: str) -> Detections:
         """The rows of one video (contiguous, since the table is sorted)."""
         lo, hi = self.video_slice(video)
         return self.filter(np.arange(lo, hi))
@@ -180,7 +189,7 @@ class Detections:
 
     def regions(self, video: str) -> np.ndarray:
         """Rows ``frame, x_min, y_min, x_max, y_max, confidence`` (float64) of one video, the
-        predicted-region layout of :mod:`bench.datasets.base`."""
+        predicted-region layout of :mod:`bench.data.base`."""
         part = self.for_video(video)
         return np.column_stack([part.frame, part.boxes, part.confidence]).astype(np.float64)
 
@@ -204,7 +213,7 @@ class Detections:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Detections":
+    def load(cls, path: str | Path) -> Detections:
         """Read a file written by :meth:`save`; :class:`DetectionsFileError` names the file when it
         is missing, corrupt, or lacks a column."""
         path = Path(path)
@@ -214,7 +223,9 @@ class Detections:
             with np.load(path, allow_pickle=False) as archive:
                 missing = [name for name in COLUMNS if name not in archive.files]
                 if missing:
-                    raise DetectionsFileError(f"{path}: not a detections file, missing column(s) {', '.join(missing)}")
+                    raise DetectionsFileError(
+                        f"{path}: not a detections file, missing column(s) {', '.join(missing)}"
+                    )
                 columns = {name: archive[name] for name in COLUMNS}
                 meta = json.loads(str(archive["meta"])) if "meta" in archive.files else {}
         except DetectionsFileError:
@@ -239,4 +250,4 @@ def _is_sorted(video: np.ndarray, frame: np.ndarray) -> bool:
     return bool(np.all((video[1:] > video[:-1]) | (same & (frame[1:] >= frame[:-1]))))
 
 
-__all__ = ["COLUMNS", "Detections", "DetectionsFileError", "NUM_COCO_CLASSES"]
+__all__ = ["COLUMNS", "Detections", "DetectionsFileError"]

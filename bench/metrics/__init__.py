@@ -12,7 +12,12 @@ from bench.metrics.frame_auc import (
     roc_curve_points,
 )
 from bench.metrics.localization import box_iou, box_iou_rows, closed_curve_area, rbdc_tbdc
-from bench.metrics.postprocess import apply_per_video, gaussian_smooth, normalize_per_video, postprocess
+from bench.metrics.postprocess import (
+    apply_per_video,
+    gaussian_smooth,
+    normalize_per_video,
+    postprocess,
+)
 
 __all__ = [
     "PAPER_MACRO_CONVENTION",

@@ -32,7 +32,8 @@ padding is inferred from the same group's public code above; it is also what mak
 
 from __future__ import annotations
 
-from typing import Literal, Mapping
+from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
 
@@ -60,7 +61,10 @@ def _as_scores(scores: np.ndarray, where: str) -> np.ndarray:
         raise ValueError(f"{where}: scores must be 1-D, got shape {s.shape}")
     bad = ~np.isfinite(s)
     if bad.any():
-        raise ValueError(f"{where}: {int(bad.sum())} non-finite (NaN/inf) scores, first at frame {int(np.argmax(bad))}")
+        raise ValueError(
+            f"{where}: {int(bad.sum())} non-finite (NaN/inf) scores, "
+            f"first at frame {int(np.argmax(bad))}"
+        )
     return s
 
 
@@ -117,7 +121,9 @@ def _videos(labels: ArrayMap, scores: ArrayMap) -> list[tuple[str, np.ndarray, n
     missing = sorted(set(labels) - set(scores))
     extra = sorted(set(scores) - set(labels))
     if missing or extra:
-        raise ValueError(f"video ids differ: no scores for {missing}, scores without labels for {extra}")
+        raise ValueError(
+            f"video ids differ: no scores for {missing}, scores without labels for {extra}"
+        )
     if not labels:
         raise ValueError("no videos")
     triples = []
@@ -144,7 +150,9 @@ def frame_auc_micro(labels: ArrayMap, scores: ArrayMap) -> float:
 
 def frame_auc_per_video(labels: ArrayMap, scores: ArrayMap) -> dict[str, float | None]:
     """Per-video AUC (strict convention): ``None`` for videos whose labels are one class."""
-    return {vid: None if _one_class(y) else _rank_auc(y, s) for vid, y, s in _videos(labels, scores)}
+    return {
+        vid: None if _one_class(y) else _rank_auc(y, s) for vid, y, s in _videos(labels, scores)
+    }
 
 
 def frame_auc_macro_strict(labels: ArrayMap, scores: ArrayMap) -> float:

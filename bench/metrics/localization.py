@@ -2,7 +2,7 @@
 computed exactly as the SSMTL authors' code does (``lilygeorgescu/AED``,
 ``evaluation/compute_tbdc_rbdc.py``, which produced the published SSMTL RBDC/TBDC numbers).
 
-Inputs (see :mod:`bench.datasets.base`): ``regions[vid]`` float arrays ``(M, 6)`` with rows
+Inputs (see :mod:`bench.data.base`): ``regions[vid]`` float arrays ``(M, 6)`` with rows
 ``frame, x_min, y_min, x_max, y_max, score``; ``tracks[vid]`` float arrays ``(K, 6)`` with rows
 ``track_id, frame, x_min, y_min, x_max, y_max``. One row of a track is a ground-truth (GT) region.
 
@@ -51,7 +51,8 @@ text itself was not available to compare line by line):
 
 from __future__ import annotations
 
-from typing import Literal, Mapping
+from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
 
@@ -60,6 +61,7 @@ TieMode = Literal["threshold", "aed"]
 
 
 # ---------------------------------------------------------------- IoU
+
 
 def box_iou_rows(a: np.ndarray, b: np.ndarray, iou_mode: IouMode = "aed") -> np.ndarray:
     """Row-wise IoU of boxes ``a[i]`` and ``b[i]`` (``(n, 4)`` as ``x_min, y_min, x_max, y_max``).
@@ -80,12 +82,16 @@ def box_iou_rows(a: np.ndarray, b: np.ndarray, iou_mode: IouMode = "aed") -> np.
 
 def box_iou(a: np.ndarray, b: np.ndarray, iou_mode: IouMode = "aed") -> np.ndarray:
     """Pairwise IoU matrix ``(n, m)`` of boxes ``a`` ``(n, 4)`` and ``b`` ``(m, 4)``."""
-    a, b = np.asarray(a, dtype=np.float64).reshape(-1, 4), np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    a, b = (
+        np.asarray(a, dtype=np.float64).reshape(-1, 4),
+        np.asarray(b, dtype=np.float64).reshape(-1, 4),
+    )
     ia, ib = np.meshgrid(np.arange(len(a)), np.arange(len(b)), indexing="ij")
     return box_iou_rows(a[ia.ravel()], b[ib.ravel()], iou_mode).reshape(len(a), len(b))
 
 
 # ---------------------------------------------------------------- validation
+
 
 def _table(array: np.ndarray, vid: str, what: str) -> np.ndarray:
     """A finite float64 ``(n, 6)`` table (empty arrays and a single 1-D row accepted)."""
@@ -98,7 +104,9 @@ def _table(array: np.ndarray, vid: str, what: str) -> np.ndarray:
         raise ValueError(f"video {vid}: {what} must be an (N, 6) array, got shape {a.shape}")
     bad = ~np.isfinite(a).all(axis=1)
     if bad.any():
-        raise ValueError(f"video {vid}: {what} row {int(np.argmax(bad))} holds NaN/inf: {a[bad][0].tolist()}")
+        raise ValueError(
+            f"video {vid}: {what} row {int(np.argmax(bad))} holds NaN/inf: {a[bad][0].tolist()}"
+        )
     return a
 
 
@@ -106,8 +114,10 @@ def _check_boxes(boxes: np.ndarray, vid: str, what: str) -> None:
     bad = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
     if bad.any():
         row = int(np.argmax(bad))
-        raise ValueError(f"video {vid}: {what} row {row} has an empty box {boxes[row].tolist()} "
-                         f"(need x_max > x_min and y_max > y_min; maxima are exclusive)")
+        raise ValueError(
+            f"video {vid}: {what} row {row} has an empty box {boxes[row].tolist()} "
+            f"(need x_max > x_min and y_max > y_min; maxima are exclusive)"
+        )
 
 
 def _check_index(values: np.ndarray, vid: str, what: str, name: str, limit: int | None) -> None:
@@ -117,7 +127,10 @@ def _check_index(values: np.ndarray, vid: str, what: str, name: str, limit: int 
     if bad.any():
         row = int(np.argmax(bad))
         bound = f" in 0..{limit - 1}" if limit is not None else " >= 0"
-        raise ValueError(f"video {vid}: {what} row {row} has {name} {float(values[row]):g}; expected an integer{bound}")
+        raise ValueError(
+            f"video {vid}: {what} row {row} has {name} {float(values[row]):g}; "
+            f"expected an integer{bound}"
+        )
 
 
 def _check_regions(array: np.ndarray, vid: str, frames: int | None) -> np.ndarray:
@@ -135,11 +148,15 @@ def _check_tracks(array: np.ndarray, vid: str, frames: int | None) -> np.ndarray
     keys, counts = np.unique(a[:, :2], axis=0, return_counts=True)
     if (counts > 1).any():
         track, frame = keys[np.argmax(counts > 1)]
-        raise ValueError(f"video {vid}: track {int(track)} has {int(counts.max())} rows for frame {int(frame)}")
+        raise ValueError(
+            f"video {vid}: track {int(track)} has {int(counts.max())} rows for frame {int(frame)}"
+        )
     return a
 
 
-def _frame_counts(num_frames: Mapping[str, int] | int, vids: list[str]) -> tuple[int, dict[str, int | None]]:
+def _frame_counts(
+    num_frames: Mapping[str, int] | int, vids: list[str]
+) -> tuple[int, dict[str, int | None]]:
     """Total test frames and the per-video limit used to check frame indices."""
     if isinstance(num_frames, Mapping):
         missing = [vid for vid in vids if vid not in num_frames]
@@ -155,8 +172,12 @@ def _frame_counts(num_frames: Mapping[str, int] | int, vids: list[str]) -> tuple
 
 # ---------------------------------------------------------------- matching
 
-def _gather(regions: Mapping[str, np.ndarray], tracks: Mapping[str, np.ndarray],
-            limits: dict[str, int | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+
+def _gather(
+    regions: Mapping[str, np.ndarray],
+    tracks: Mapping[str, np.ndarray],
+    limits: dict[str, int | None],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Validated tables of all videos, each row prefixed with its video's index (sorted ids)."""
     preds, gts = [np.zeros((0, 7))], [np.zeros((0, 7))]
     for code, vid in enumerate(sorted(limits)):
@@ -211,6 +232,7 @@ def _count_at_least(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- curve
 
+
 def closed_curve_area(fpr: np.ndarray, rate: np.ndarray, max_fpr: float = 1.0) -> float:
     """AED's area: cut at the last point with ``fpr <= max_fpr``, hold its rate out to
     ``max_fpr``, trapezoidal rule, divided by ``max_fpr``. ``fpr`` must start at 0."""
@@ -238,9 +260,16 @@ def _check_parameters(alpha: float, beta: float, max_fpr: float) -> None:
             raise ValueError(f"{name} must be in (0, 1], got {value}")
 
 
-def rbdc_tbdc(regions: Mapping[str, np.ndarray], tracks: Mapping[str, np.ndarray],
-              num_frames: Mapping[str, int] | int, alpha: float = 0.1, beta: float = 0.1,
-              max_fpr: float = 1.0, iou_mode: IouMode = "aed", ties: TieMode = "threshold") -> dict:
+def rbdc_tbdc(
+    regions: Mapping[str, np.ndarray],
+    tracks: Mapping[str, np.ndarray],
+    num_frames: Mapping[str, int] | int,
+    alpha: float = 0.1,
+    beta: float = 0.1,
+    max_fpr: float = 1.0,
+    iou_mode: IouMode = "aed",
+    ties: TieMode = "threshold",
+) -> dict:
     """RBDC and TBDC of predicted regions against GT tracks (definitions: module docstring).
 
     ``num_frames`` is the total number of test frames, or a per-video dict (summed; then every
@@ -260,7 +289,9 @@ def rbdc_tbdc(regions: Mapping[str, np.ndarray], tracks: Mapping[str, np.ndarray
         raise ValueError("no ground-truth regions in tracks: RBDC/TBDC are undefined")
 
     stride = int(max(pred[:, 1].max(initial=0), gt_video_frame[:, 1].max())) + 1
-    pi, gj = _same_frame_pairs(_frame_keys(pred[:, :2], stride), _frame_keys(gt_video_frame, stride))
+    pi, gj = _same_frame_pairs(
+        _frame_keys(pred[:, :2], stride), _frame_keys(gt_video_frame, stride)
+    )
     hit = box_iou_rows(pred[pi, 2:6], gt_boxes[gj], iou_mode) >= beta
     pi, gj = pi[hit], gj[hit]
 

@@ -8,7 +8,7 @@ Each step works on one video's 1-D score array; :func:`apply_per_video` maps a s
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -25,7 +25,9 @@ def _scores(scores: np.ndarray) -> np.ndarray:
     return s
 
 
-def gaussian_smooth(scores: np.ndarray, sigma: float, truncate: float = DEFAULT_TRUNCATE) -> np.ndarray:
+def gaussian_smooth(
+    scores: np.ndarray, sigma: float, truncate: float = DEFAULT_TRUNCATE
+) -> np.ndarray:
     """Temporal 1-D Gaussian filter of one video's scores.
 
     ``scipy.ndimage.gaussian_filter1d(scores, sigma, mode="nearest", truncate=truncate)``: the
@@ -50,7 +52,9 @@ def normalize_per_video(scores: np.ndarray) -> np.ndarray:
     return np.zeros_like(s) if span == 0 else (s - low) / span
 
 
-def apply_per_video(fn: Callable[[np.ndarray], np.ndarray], scores: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def apply_per_video(
+    fn: Callable[[np.ndarray], np.ndarray], scores: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """``{vid: fn(scores[vid])}`` in sorted video-id order; errors are prefixed with the id."""
     out = {}
     for vid in sorted(scores):
@@ -61,8 +65,12 @@ def apply_per_video(fn: Callable[[np.ndarray], np.ndarray], scores: Mapping[str,
     return out
 
 
-def postprocess(scores: Mapping[str, np.ndarray], sigma: float = 0.0, normalize: bool = False,
-                truncate: float = DEFAULT_TRUNCATE) -> dict[str, np.ndarray]:
+def postprocess(
+    scores: Mapping[str, np.ndarray],
+    sigma: float = 0.0,
+    normalize: bool = False,
+    truncate: float = DEFAULT_TRUNCATE,
+) -> dict[str, np.ndarray]:
     """Smooth (``sigma`` frames, 0 = off) then, if ``normalize``, min-max normalise each video."""
     out = apply_per_video(lambda s: gaussian_smooth(s, sigma, truncate), scores)
     return apply_per_video(normalize_per_video, out) if normalize else out

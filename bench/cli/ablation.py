@@ -1,0 +1,187 @@
+"""``ssmtl ablation prepare|run``: the rows of Table 4 (train, score, evaluate each row x
+seed). torch and MLflow are imported by the handlers, so building the parser stays cheap."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.cli.args import (
+    add_dataset_arguments,
+    add_map_arguments,
+    comma_ints,
+    dataset_from,
+    map_config,
+    print_result,
+)
+from bench.paper import EPOCHS, LEARNING_RATE
+
+ABLATION_DESCRIPTION = """\
+Table 4 of the paper: the rows of experiments/ablation.yaml (architectures x proxy tasks T1..T4,
+object or frame level), trained, scored and evaluated.
+
+  prepare  the rows' shared inputs, once: training and test tube caches at the t the search
+           chose, for the object and the frame level, optionally every N-th frame only.
+  run      rows x seeds: train (eq. 5 with the search's lambda), score (eq. 6), frame scores
+           (section 3.4), AUC micro/macro, RBDC/TBDC; one MLflow child run of the sweep each.
+"""
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    add_ablation_commands(commands)
+
+
+# --- ssmtl ablation prepare|run (Table 4) --------------------------------------------------------
+
+
+def add_ablation_commands(commands: argparse._SubParsersAction) -> None:
+    ablation = commands.add_parser(
+        "ablation",
+        help="Table 4: train, score and evaluate the ablation rows",
+        description=ABLATION_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = ablation.add_subparsers(dest="ablation", required=True)
+    prepare = sub.add_parser("prepare", help="the rows' shared tube caches at the searched t")
+    add_dataset_arguments(prepare)
+    arg = prepare.add_argument
+    arg(
+        "--search",
+        required=True,
+        type=Path,
+        help="search result JSON (best t and lambda, ssmtl search)",
+    )
+    arg(
+        "--detections",
+        required=True,
+        type=Path,
+        help="folder of the pipeline's {,frame_}{train,test}.npz detections",
+    )
+    arg(
+        "--teachers",
+        required=True,
+        type=Path,
+        help="folder of the pipeline's {,frame_}{train,test}.npy teacher targets",
+    )
+    arg(
+        "--levels",
+        nargs="+",
+        choices=["object", "frame"],
+        default=["object", "frame"],
+        help="default both",
+    )
+    arg(
+        "--train-frame-stride",
+        type=int,
+        default=1,
+        help="keep the objects of every N-th training frame (default 1 = all, the paper)",
+    )
+    arg(
+        "--test-frame-stride",
+        type=int,
+        default=1,
+        help="score and evaluate every N-th test frame (default 1 = all, the paper)",
+    )
+    arg("--seed", type=int, default=0, help="seed of the intermittent sequences (default 0)")
+    arg("--out", required=True, type=Path)
+    prepare.set_defaults(func=cmd_ablation_prepare)
+
+    run = sub.add_parser(
+        "run", help="rows x seeds: train, score, evaluate (one MLflow child run of the sweep each)"
+    )
+    add_dataset_arguments(run)
+    arg = run.add_argument
+    arg(
+        "--row",
+        required=True,
+        help="row id in --rows (e.g. sn_T1, dw_all_frame), or several comma-separated, run one "
+        "after another in one process (each saves the ~7 s start-up of a process on CPU)",
+    )
+    arg(
+        "--rows",
+        type=Path,
+        default=Path("experiments/ablation.yaml"),
+        help="default experiments/ablation.yaml",
+    )
+    arg(
+        "--seed",
+        type=comma_ints,
+        default=(0,),
+        help="seed, or several comma-separated (e.g. 0,1,2; default 0)",
+    )
+    arg("--inputs", required=True, type=Path, help="folder written by 'ssmtl ablation prepare'")
+    arg("--search", required=True, type=Path, help="search result JSON (lambda of eq. 5)")
+    arg("--epochs", type=int, default=EPOCHS, help=f"default the paper's {EPOCHS}")
+    arg("--batch-size", type=int, default=0, help="0 (default) = the paper's for the architecture")
+    arg("--lr", type=float, default=LEARNING_RATE, help=f"default {LEARNING_RATE:g}")
+    arg("--device", default="auto", help="default auto")
+    add_map_arguments(run)
+    arg("--alpha", type=float, default=0.1, help="TBDC track fraction (default 0.1)")
+    arg("--beta", type=float, default=0.1, help="RBDC/TBDC IoU (default 0.1)")
+    arg(
+        "--out",
+        required=True,
+        type=Path,
+        help="metrics JSON to write; for several rows (seeds) a path holding {row} ({seed})",
+    )
+    arg(
+        "--model",
+        required=True,
+        type=Path,
+        help="checkpoint to write; for several rows (seeds) a path holding {row} ({seed})",
+    )
+    run.set_defaults(func=cmd_ablation_run)
+
+
+def cmd_ablation_prepare(args: argparse.Namespace) -> int:
+    from bench.suite.ablation import pipeline_sources, prepare_inputs
+    from bench.suite.search import read_best
+
+    t, _ = read_best(args.search)
+    sources = pipeline_sources(args.detections, args.teachers, args.levels)
+    strides = {"train": args.train_frame_stride, "test": args.test_frame_stride}
+    meta = prepare_inputs(dataset_from(args), sources, t, args.seed, strides, args.out)
+    print(f"wrote {args.out}: {meta}")
+    return 0
+
+
+def cmd_ablation_run(args: argparse.Namespace) -> int:
+    from bench.suite.ablation import RowProfile, load_rows, output_path, run_row
+    from bench.suite.search import read_best
+
+    rows = load_rows(args.rows)
+    ids = args.row.split(",")
+    unknown = [row for row in ids if row not in rows]
+    if unknown:
+        raise ValueError(
+            f"{args.rows}: no row {', '.join(map(repr, unknown))}; rows: {', '.join(rows)}"
+        )
+    runs = [(row, seed) for seed in args.seed for row in ids]
+    outputs = {
+        run: tuple(
+            output_path(template, *run, len(ids), len(args.seed))
+            for template in (args.out, args.model)
+        )
+        for run in runs
+    }
+    _, lam = read_best(args.search)
+    profile = RowProfile(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device
+    )
+    dataset, maps = dataset_from(args), map_config(args)
+    for row, seed in runs:
+        summary = run_row(
+            rows[row],
+            seed,
+            dataset,
+            args.inputs,
+            lam,
+            profile,
+            maps,
+            args.alpha,
+            args.beta,
+            *outputs[row, seed],
+        )
+        print(f"{row}, seed {seed}:")
+        print_result({k: v for k, v in summary["eval"].items() if isinstance(v, float)}, False)
+    return 0

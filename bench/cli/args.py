@@ -1,0 +1,103 @@
+"""Arguments shared by several commands, and the argparse types of comma-separated lists."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench.data import DATASETS, VideoDataset, open_dataset
+
+if TYPE_CHECKING:
+    from bench.score import MapConfig
+
+EXIT_BAD_INPUT = 2
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", choices=sorted(DATASETS), help="benchmark name")
+    parser.add_argument("--root", required=True, type=Path, help="dataset root folder")
+    parser.add_argument(
+        "--labels",
+        choices=["default", "masks", "mnad"],
+        default="default",
+        help="avenue only: frame labels from the official masks (default) or the MNAD file",
+    )
+    parser.add_argument(
+        "--tracks-dir",
+        type=Path,
+        help="shanghaitech only: folder of AED track files (default: found under the root)",
+    )
+
+
+def add_map_arguments(parser: argparse.ArgumentParser) -> None:
+    """Anomaly-map options of section 3.4 (the paper gives no sizes: ours, see params.yaml)."""
+    parser.add_argument(
+        "--map-scale",
+        type=int,
+        default=4,
+        help="anomaly map is this many times smaller than the frame",
+    )
+    parser.add_argument(
+        "--mean-filter",
+        type=int,
+        nargs=3,
+        default=[3, 5, 5],
+        metavar=("FRAMES", "H", "W"),
+        help="3D mean filter size",
+    )
+    parser.add_argument(
+        "--sigma", type=float, default=3.0, help="temporal Gaussian filter on frame scores (frames)"
+    )
+
+
+def map_config(args: argparse.Namespace) -> MapConfig:
+    from bench.score import MapConfig
+
+    return MapConfig(
+        map_scale=args.map_scale, mean_filter=tuple(args.mean_filter), sigma=args.sigma
+    )
+
+
+def parse_bool(text: str) -> bool:
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() == "true"
+
+
+def dataset_from(args: argparse.Namespace) -> VideoDataset:
+    options = {}
+    if args.labels != "default":
+        options["labels"] = args.labels
+    if args.tracks_dir:
+        options["tracks_dir"] = args.tracks_dir
+    return open_dataset(args.name, args.root, **options)
+
+
+def comma_ints(text: str) -> tuple[int, ...]:
+    """argparse type of a comma-separated integer list (``1,2,3``)."""
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from error
+
+
+def comma_floats(text: str) -> tuple[float, ...]:
+    """argparse type of a comma-separated number list (``0.1,0.5``)."""
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from error
+
+
+def print_result(result: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result))
+        return
+    for key, value in result.items():
+        print(f"{key:>18}: {value:.4f}" if isinstance(value, float) else f"{key:>18}: {value}")

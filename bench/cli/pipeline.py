@@ -1,0 +1,392 @@
+"""The SSMTL stages as commands (section 3): ``ssmtl detect``, ``teachers``, ``tubes``,
+``train``, ``score``, ``fuse`` and ``evaluate``; each calls one function of bench.pipeline
+or bench.metrics.evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from bench.cli.args import (
+    add_dataset_arguments,
+    add_map_arguments,
+    dataset_from,
+    map_config,
+    parse_bool,
+    print_result,
+)
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Add the pipeline's stages and ``evaluate`` to the ``ssmtl`` subcommands."""
+    add_pipeline_commands(commands)
+    add_evaluate_command(commands)
+
+
+def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
+    detect = commands.add_parser(
+        "detect", help="detect objects in every frame of a split (section 3.1)"
+    )
+    add_dataset_arguments(detect)
+    detect.add_argument("--split", choices=["train", "test"], required=True)
+    detect.add_argument(
+        "--detector",
+        choices=["yolo", "precomputed", "background_subtraction", "full_frame"],
+        default="yolo",
+    )
+    detect.add_argument(
+        "--weights",
+        default="yolov3u.pt",
+        help=(
+            "YOLO weights: a path, or a name looked up in $SSMTL_MODELS_DIR "
+            "(default yolov3u.pt, the paper's)"
+        ),
+    )
+    detect.add_argument(
+        "--confidence",
+        type=float,
+        default=0.5,
+        help="keep boxes at or above this confidence (paper: 0.5 Ped2, 0.8 Avenue/ShanghaiTech)",
+    )
+    detect.add_argument("--image-size", type=int, default=640, help="YOLO input size (default 640)")
+    detect.add_argument(
+        "--precomputed",
+        default="none",
+        help="with --detector precomputed: .npz of [frame, x1, y1, x2, y2, conf] rows per video",
+    )
+    detect.add_argument(
+        "--frame-stride",
+        type=int,
+        default=1,
+        help="keep detections of every N-th frame only (1 = all, the paper; >1 = CPU profile)",
+    )
+    detect.add_argument("--device", default="cpu")
+    detect.add_argument("--out", required=True, type=Path)
+    detect.set_defaults(func=cmd_detect)
+
+    teachers = commands.add_parser(
+        "teachers", help="distillation targets of a split (task 4, n = 1080)"
+    )
+    add_dataset_arguments(teachers)
+    teachers.add_argument("--split", choices=["train", "test"], required=True)
+    teachers.add_argument("--detections", required=True, type=Path)
+    teachers.add_argument(
+        "--imagenet",
+        default="resnet50",
+        help=(
+            "torchvision classifier name or TorchScript path; 'none' for test splits "
+            "(eq. 6 needs only the detector)"
+        ),
+    )
+    teachers.add_argument(
+        "--detector-weights",
+        default="yolov3u.pt",
+        help=(
+            "COCO detector for class probabilities of boxes that carry none; "
+            "'none' for ImageNet logits alone (the frame level, section 3.5)"
+        ),
+    )
+    teachers.add_argument(
+        "--match",
+        choices=["iou", "nms"],
+        default="nms",
+        help="how a box finds the detector's class vector (see bench/teachers/detector.py)",
+    )
+    teachers.add_argument("--image-size", type=int, default=640)
+    teachers.add_argument("--device", default="cpu")
+    teachers.add_argument("--out", required=True, type=Path)
+    teachers.set_defaults(func=cmd_teachers)
+
+    tubes = commands.add_parser("tubes", help="cache the object-centric sequences of a split")
+    add_dataset_arguments(tubes)
+    tubes.add_argument("--split", choices=["train", "test"], required=True)
+    tubes.add_argument("--detections", required=True, type=Path)
+    tubes.add_argument(
+        "--t", type=int, default=3, help="frames before and after the object's frame (paper: 3)"
+    )
+    tubes.add_argument("--seed", type=int, default=0, help="seed of the intermittent sequences")
+    tubes.add_argument("--out", required=True, type=Path)
+    tubes.set_defaults(func=cmd_tubes)
+
+    train = commands.add_parser("train", help="joint training on the proxy tasks (one MLflow run)")
+    train.add_argument("--dataset", default="dataset", help="dataset name for the run's tags")
+    train.add_argument(
+        "--level",
+        choices=["object", "frame"],
+        default="object",
+        help=(
+            "what the tubes hold: detected objects or whole frames (section 3.5); a tag of the run"
+        ),
+    )
+    train.add_argument("--tubes", required=True, type=Path, help="training tube cache")
+    train.add_argument("--teachers", type=Path, help="training distillation targets (.npy)")
+    train.add_argument(
+        "--arch",
+        choices=["shallow_narrow", "shallow_wide", "deep_narrow", "deep_wide"],
+        default="shallow_narrow",
+    )
+    train.add_argument(
+        "--tasks",
+        default="arrow,motion,middle,distill",
+        help="comma-separated subset of arrow,motion,middle,distill",
+    )
+    train.add_argument(
+        "--lam",
+        type=float,
+        default=0.5,
+        help="eq. (5) lambda (paper: 0.5 Ped2, 0.2 Avenue/ShanghaiTech)",
+    )
+    train.add_argument("--epochs", type=int, default=30)
+    train.add_argument(
+        "--batch-size",
+        type=int,
+        default=0,
+        help="objects per batch; 0 = the paper's for the architecture",
+    )
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default="auto")
+    train.add_argument("--out", required=True, type=Path, help="checkpoint to write")
+    train.add_argument(
+        "--metrics", required=True, type=Path, help="validation metrics JSON to write"
+    )
+    train.set_defaults(func=cmd_train)
+
+    score = commands.add_parser(
+        "score", help="object and frame scores of the test split (section 3.4)"
+    )
+    add_dataset_arguments(score)
+    score.add_argument("--model", required=True, type=Path)
+    score.add_argument("--tubes", required=True, type=Path, help="test tube cache")
+    score.add_argument(
+        "--targets", type=Path, help="test distillation targets (detector probabilities)"
+    )
+    add_map_arguments(score)
+    score.add_argument("--device", default="cpu")
+    score.add_argument("--out-scores", required=True, type=Path)
+    score.add_argument("--out-regions", required=True, type=Path)
+    score.add_argument("--out-objects", required=True, type=Path)
+    score.set_defaults(func=cmd_score)
+
+    fuse = commands.add_parser(
+        "fuse", help="late fusion of object-level and frame-level frame scores (section 3.5)"
+    )
+    fuse.add_argument(
+        "--object-scores",
+        required=True,
+        type=Path,
+        help="frame scores of the object-level model (.npz)",
+    )
+    fuse.add_argument(
+        "--frame-scores",
+        required=True,
+        type=Path,
+        help="frame scores of the frame-level model (--detector full_frame)",
+    )
+    fuse.add_argument(
+        "--weight",
+        type=float,
+        default=0.5,
+        help="weight of the object level after per-video min-max normalisation",
+    )
+    fuse.add_argument("--out", required=True, type=Path)
+    fuse.set_defaults(func=cmd_fuse)
+
+
+def add_evaluate_command(commands: argparse._SubParsersAction) -> None:
+    evaluate = commands.add_parser(
+        "evaluate", help="frame AUC (micro/macro), RBDC and TBDC of a score file"
+    )
+    add_dataset_arguments(evaluate)
+    evaluate.add_argument(
+        "--scores",
+        required=True,
+        type=Path,
+        help=".npz with one 1-D frame-score array per test video id",
+    )
+    evaluate.add_argument(
+        "--regions",
+        type=Path,
+        help=".npz or folder of <video>.txt with rows frame,x_min,y_min,x_max,y_max,score",
+    )
+    evaluate.add_argument(
+        "--smooth-sigma",
+        type=float,
+        default=0.0,
+        help="temporal Gaussian sigma in frames applied before the AUC (default 0: off)",
+    )
+    evaluate.add_argument(
+        "--normalize",
+        type=parse_bool,
+        default=False,
+        metavar="{true,false}",
+        help="min-max normalise scores per video before the AUC (default false)",
+    )
+    evaluate.add_argument(
+        "--alpha",
+        type=float,
+        default=0.1,
+        help="TBDC: fraction of a track's regions that must be detected (default 0.1)",
+    )
+    evaluate.add_argument(
+        "--beta",
+        type=float,
+        default=0.1,
+        help="RBDC/TBDC: IoU for a region to count as detected (default 0.1)",
+    )
+    evaluate.add_argument("--out", type=Path, help="also write the metrics JSON here")
+    evaluate.add_argument(
+        "--figures",
+        type=Path,
+        help="write score-vs-ground-truth plots (and localization overlays with --regions) here",
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.add_argument(
+        "--track",
+        action="store_true",
+        help="log the evaluation as an MLflow run (store: see bench/tracking.py)",
+    )
+    evaluate.set_defaults(func=cmd_evaluate)
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from bench.pipeline import make_detector, run_detect
+
+    detector = make_detector(
+        args.detector, args.weights, args.confidence, args.image_size, args.precomputed, args.device
+    )
+    detections = run_detect(dataset_from(args), args.split, detector, args.out, args.frame_stride)
+    print(f"wrote {args.out} ({len(detections)} detections)")
+    return 0
+
+
+def cmd_teachers(args: argparse.Namespace) -> int:
+    from bench.pipeline import run_teachers
+
+    imagenet = None if args.imagenet == "none" else args.imagenet
+    detector_weights = None if args.detector_weights == "none" else args.detector_weights
+    targets = run_teachers(
+        dataset_from(args),
+        args.split,
+        args.detections,
+        args.out,
+        imagenet,
+        detector_weights,
+        args.match,
+        args.image_size,
+        args.device,
+    )
+    print(f"wrote {args.out} {targets.shape}")
+    return 0
+
+
+def cmd_tubes(args: argparse.Namespace) -> int:
+    from bench.pipeline import run_tubes
+
+    cache = run_tubes(dataset_from(args), args.split, args.detections, args.out, args.t, args.seed)
+    print(f"wrote {cache}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from bench.pipeline import run_train
+    from bench.train import TrainConfig
+
+    config = TrainConfig(
+        arch=args.arch,
+        tasks=tuple(args.tasks.split(",")),
+        lam=args.lam,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        device=args.device,
+    )
+    summary = run_train(
+        args.tubes, args.teachers, config, args.out, args.metrics, args.dataset, args.level
+    )
+    print_result({k: v for k, v in summary.items() if isinstance(v, (int, float))}, False)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from bench.pipeline import run_score
+
+    run_score(
+        dataset_from(args),
+        args.model,
+        args.tubes,
+        args.targets,
+        map_config(args),
+        args.out_scores,
+        args.out_regions,
+        args.out_objects,
+        args.device,
+    )
+    print(f"wrote {args.out_scores}, {args.out_regions}, {args.out_objects}")
+    return 0
+
+
+def cmd_fuse(args: argparse.Namespace) -> int:
+    from bench.pipeline import run_fusion
+
+    run_fusion(args.object_scores, args.frame_scores, args.out, args.weight)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def log_evaluation(args: argparse.Namespace, result: dict) -> None:
+    """One MLflow run per evaluation: the metrics, the metrics JSON and the figures."""
+    from bench import tracking
+
+    params = {
+        "dataset": args.name,
+        "root": args.root,
+        "scores": args.scores,
+        "smooth_sigma": args.smooth_sigma,
+        "normalize": args.normalize,
+    }
+    with tracking.run(
+        "ssmtl-evaluate", f"{args.name}-{args.scores.stem}", params, {"dataset": args.name}
+    ) as mlflow:
+        flat = {k: v for k, v in result.items() if isinstance(v, (int, float))}
+        flat.update(
+            {f"auc_{k}": v for k, v in result.get("auc_by_kind", {}).items() if v is not None}
+        )
+        mlflow.log_metrics(flat)
+        if args.out:
+            mlflow.log_artifact(str(args.out))
+        if args.figures:
+            mlflow.log_artifacts(str(args.figures), artifact_path="figures")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from bench.metrics.evaluate import check_scores, evaluate, load_frame_scores, load_regions
+
+    dataset = dataset_from(args)
+    scores = load_frame_scores(args.scores)
+    check_scores(dataset, scores, args.scores)
+    regions = load_regions(args.regions) if args.regions else None
+    result = evaluate(
+        dataset,
+        scores,
+        regions,
+        smooth_sigma=args.smooth_sigma,
+        normalize=args.normalize,
+        alpha=args.alpha,
+        beta=args.beta,
+    )
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.figures:
+        from bench.report.figures import plot_frame_scores, plot_localization
+
+        plot_frame_scores(dataset, scores, args.figures)
+        if regions is not None:
+            plot_localization(dataset, regions, args.figures)
+    if args.track:
+        log_evaluation(args, result)
+    print_result(result, args.json)
+    return 0

@@ -1,0 +1,118 @@
+"""Score files in, metrics out: the glue behind ``ssmtl evaluate``.
+
+Frame scores: an ``.npz`` with one 1-D float array per test video, keyed by the dataset's video
+id (``01``..``12`` for Ped2). Predicted regions (for RBDC/TBDC): an ``.npz`` with one ``(M, 6)``
+array per video (rows ``frame, x_min, y_min, x_max, y_max, score``), or a folder of AED-style
+text files ``<video_id>.txt`` with the same rows, comma separated. Post-processing (temporal
+Gaussian smoothing, per-video min-max normalisation) is explicit and off unless asked for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench.data import DatasetError, VideoDataset
+from bench.metrics import frame_auc_report, postprocess, rbdc_tbdc, roc_auc
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """Arrays of an ``.npz`` keyed by name (no pickles), naming the file on failure."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError) as error:
+        raise DatasetError(f"{path}: unreadable .npz file ({error})") from error
+
+
+def load_frame_scores(path: Path) -> dict[str, np.ndarray]:
+    """Frame scores per video; each must be a 1-D array."""
+    scores = load_npz(path)
+    bad = [
+        f"{path}: scores of video {k} have shape {v.shape}, expected 1-D"
+        for k, v in scores.items()
+        if v.ndim != 1
+    ]
+    if bad:
+        raise DatasetError(bad)
+    return {k: v.astype(np.float64) for k, v in scores.items()}
+
+
+def load_regions(path: Path) -> dict[str, np.ndarray]:
+    """Predicted regions per video from an ``.npz`` or a folder of ``<video_id>.txt`` files."""
+    if path.is_dir():
+        regions = {
+            p.stem: np.loadtxt(p, delimiter=",", ndmin=2).reshape(-1, 6)
+            for p in sorted(path.glob("*.txt"))
+        }
+    else:
+        regions = {k: v.reshape(-1, 6) if v.size == 0 else v for k, v in load_npz(path).items()}
+    bad = [
+        f"{path}: regions of video {k} have shape {v.shape}, expected (M, 6)"
+        for k, v in regions.items()
+        if v.ndim != 2 or v.shape[1] != 6
+    ]
+    if bad:
+        raise DatasetError(bad)
+    return {k: v.astype(np.float64) for k, v in regions.items()}
+
+
+def check_scores(dataset: VideoDataset, scores: dict[str, np.ndarray], path: Path) -> None:
+    """Every test video has exactly one score per frame; name each video that does not."""
+    videos = {v.id: v.num_frames for v in dataset.videos("test")}
+    problems = [f"{path}: no scores for test video {k}" for k in videos if k not in scores]
+    problems += [
+        f"{path}: scores for unknown video {k} (test videos: {', '.join(videos)})"
+        for k in scores
+        if k not in videos
+    ]
+    problems += [
+        f"{path}: video {k} has {len(scores[k])} scores but {n} frames"
+        for k, n in videos.items()
+        if k in scores and len(scores[k]) != n
+    ]
+    if problems:
+        raise DatasetError(problems)
+
+
+def auc_by_kind(dataset: VideoDataset, scores: dict[str, np.ndarray]) -> dict[str, float | None]:
+    """Micro AUC of each anomaly kind: its frames against all normal frames (synthetic scenes).
+
+    ``Video.kinds`` is a per-frame bitmask (:data:`bench.data.synth.ANOMALY_KINDS`); frames of other
+    kinds are left out, so each figure says how well that kind alone is separated from normal.
+    """
+    from bench.data.synth import ANOMALY_KINDS
+
+    videos = dataset.videos("test")
+    kinds = np.concatenate([v.kinds for v in videos])
+    values = np.concatenate([scores[v.id] for v in videos])
+    result: dict[str, float | None] = {}
+    for name, bit in ANOMALY_KINDS.items():
+        positive, normal = (kinds & bit) > 0, kinds == 0
+        keep = positive | normal
+        result[name] = (
+            roc_auc(positive[keep], values[keep]) if positive.any() and normal.any() else None
+        )
+    return result
+
+
+def evaluate(
+    dataset: VideoDataset,
+    scores: dict[str, np.ndarray],
+    regions: dict[str, np.ndarray] | None = None,
+    smooth_sigma: float = 0.0,
+    normalize: bool = False,
+    alpha: float = 0.1,
+    beta: float = 0.1,
+) -> dict:
+    """Frame-level AUCs (micro and macro) and, with regions, RBDC and TBDC."""
+    scores = postprocess(scores, sigma=smooth_sigma, normalize=normalize)
+    result = frame_auc_report(dataset.test_labels(), scores)
+    if all(v.kinds is not None for v in dataset.videos("test")):
+        result["auc_by_kind"] = auc_by_kind(dataset, scores)
+    if regions is not None:
+        frames = sum(v.num_frames for v in dataset.videos("test"))
+        localization = rbdc_tbdc(regions, dataset.test_tracks(), frames, alpha=alpha, beta=beta)
+        result.update(rbdc=localization["rbdc"], tbdc=localization["tbdc"])
+    return result

@@ -1,0 +1,146 @@
+"""The report: our numbers next to the published ones (the paper's Tables 2-4, the search of t
+and lambda, the running time), as Markdown, CSV, LaTeX and figures.
+
+Inputs
+------
+* ``metrics/<dataset>/`` for dataset in synthetic, ped2, avenue, shanghaitech (a missing folder
+  means the dataset was not run), every file optional:
+
+  - ``object_level.json``, ``frame_level.json``, ``late_fusion.json``, ``frame_diff.json``:
+    ``ssmtl evaluate`` outputs (``auc_micro``, ``auc_macro``, ``auc_macro_strict``, ``frames``,
+    ``videos``, ``one_class_videos``, optional ``rbdc``, ``tbdc``), fractions in 0..1;
+  - ``train_object_level.json``, ``train_frame_level.json``: training summaries, whose optional
+    ``config`` (arch, tasks, epochs, t, lam) names the profile that produced the numbers;
+  - ``search.json``: the search of t and lambda (``best``, ``trials``);
+  - ``ablation/<group>/<row>-s<seed>.json``: one Table 4 row and seed (``val``, ``eval``,
+    ``profile``);
+  - ``single_task/<row>-s<seed>.json``: the same for the single-task experiment (synthetic
+    scenes: is each single-task row best on the anomaly kind aimed at its task?);
+  - ``fps.json``: running-time runs per device.
+* ``experiments/reference.csv``: every published number (percent), one per row, with its source.
+* ``experiments/ablation.yaml``: the Table 4 rows (arch, tasks T1..T4, level).
+
+Conventions
+-----------
+AUC is the frame-level ROC AUC in percent with one decimal. *micro*: all test frames of all
+videos pooled, one AUC (the official SSMTL README's "Micro-AUC"). *macro*: the mean of the
+per-video AUCs, the paper's convention, computed as in :mod:`bench.metrics.frame_auc` with its
+"padded" variant (each video min-max normalised, one normal frame scored 0 prepended and one
+abnormal frame scored 1 appended, so that one-class videos count too). Validation accuracies
+(T1, T2) are in percent, MAEs (T3, T4) plain numbers. With several seeds a cell reads
+``mean ± std`` (sample standard deviation, ddof=1) and the seed count is given. Differences are
+ours - published (percentage points for AUC and accuracy). No cell is ever empty: ``—`` means
+not applicable, ``not run: <why>`` that our pipeline has not produced the number,
+``not published`` that the source gives none, ``not available: <note>`` that the source's
+number could not be read.
+
+Outputs (under ``out_dir``, ``reports/`` in the pipeline)
+---------------------------------------------------------
+``README.md`` (every table, links to every PNG folder under ``figures/``), ``tables/table2.csv``,
+``table3.csv``, ``table4.csv``, ``kinds.csv``, ``search.csv``, ``search_trials.csv``, ``fps.csv``,
+``summary.md`` (the headline table, which ``--readme`` copies into the top-level README),
+``tables/tables.tex`` (one LaTeX tabular per table) and ``figures/report/*.png`` (micro vs macro
+AUC per ablation row; the search objective per (t, lambda)). Every file is written atomically.
+
+Modules: :mod:`~bench.report.load` reads the inputs, :mod:`~bench.report.tables` builds Tables 2
+and 3, the search and the running time, :mod:`~bench.report.table4` Table 4 and the AUC per
+anomaly kind, :mod:`~bench.report.figures` draws, :mod:`~bench.report.render` writes the text.
+The command line is ``ssmtl report`` (:mod:`bench.cli.report`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.io import write_text
+from bench.report.figures import plot_ablation, plot_frame_scores, plot_localization, plot_search
+from bench.report.load import (
+    DATASETS,
+    NA,
+    NOT_PUBLISHED,
+    REFERENCE_COLUMNS,
+    Loaded,
+    MetricsDir,
+    load_reference,
+)
+from bench.report.render import header, latex_escape, latex_table, markdown_table, page, write_csv
+from bench.report.summary import replace_block, summary_table
+from bench.report.table4 import Stat, kinds_table, summarize, table4
+from bench.report.tables import fps_table, search_tables, table2, table3
+
+__all__ = [
+    "DATASETS",
+    "NA",
+    "NOT_PUBLISHED",
+    "REFERENCE_COLUMNS",
+    "Loaded",
+    "MetricsDir",
+    "Stat",
+    "build_report",
+    "fps_table",
+    "kinds_table",
+    "latex_escape",
+    "load_reference",
+    "plot_frame_scores",
+    "plot_localization",
+    "search_tables",
+    "summarize",
+    "table2",
+    "table3",
+    "table4",
+]
+
+
+def build_report(
+    metrics_dir: Path,
+    reference_csv: Path,
+    ablation_yaml: Path,
+    out_dir: Path,
+    readme: Path | None = None,
+) -> list[Path]:
+    """Write the report's tables, figures and README under ``out_dir``, and the headline table
+    ``summary.md`` (also into ``readme``'s results block when given); return the written
+    files."""
+    # Imported here: the ablation module pulls in torch and the pipeline, which the figures of
+    # `ssmtl evaluate --figures` (bench.report.figures, importing this package) do not need.
+    from bench.suite.ablation import load_rows
+
+    ref = load_reference(reference_csv)
+    specs = load_rows(ablation_yaml)
+    metrics = MetricsDir(metrics_dir)
+    # Built in this order so that, of several broken inputs, the same one is named first.
+    t2, t3 = table2(ref, metrics), table3(ref, metrics)
+    t4, stats = table4(ref, metrics, specs)
+    kinds = kinds_table(metrics, specs)
+    search, trials = search_tables(metrics)
+    fps = fps_table(ref, metrics)
+    # Keyed as the CSV files, in the order of the LaTeX file; the value is the LaTeX caption.
+    tables = {
+        "table2": (t2, "Table 2: frame-level AUC"),
+        "table3": (t3, "Table 3: Ped2 AUC, RBDC, TBDC"),
+        "table4": (t4, "Table 4: ablation"),
+        "kinds": (kinds, "AUC per anomaly kind (synthetic)"),
+        "search": (search, "Search of t and lambda"),
+        "search_trials": (trials, "Search trials"),
+        "fps": (fps, "Running time"),
+    }
+    tables_dir = out_dir / "tables"
+    written = [write_csv(tables_dir / f"{name}.csv", df) for name, (df, _) in tables.items()]
+    latex = "\n".join(latex_table(df, caption) for df, caption in tables.values())
+    written.append(write_text(tables_dir / "tables.tex", latex))
+    report_dir = out_dir / "figures" / "report"
+    ablation_png = [
+        plot_ablation(d, s, report_dir / f"ablation_auc_{d}.png") for d, s in stats.items() if s
+    ]
+    search_png = [
+        p for d in DATASETS if (p := plot_search(d, trials, report_dir / f"search_{d}.png"))
+    ]
+    written += ablation_png + search_png
+    frames = {name: df for name, (df, _) in tables.items()}
+    text = page(header(metrics, reference_csv), frames, ablation_png, search_png, out_dir)
+    written.append(write_text(out_dir / "README.md", text))
+    summary = markdown_table(summary_table(metrics))
+    written.append(write_text(out_dir / "summary.md", summary))
+    if readme is not None:
+        written.append(write_text(readme, replace_block(readme.read_text(), summary, readme)))
+    return written

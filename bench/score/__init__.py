@@ -1,0 +1,49 @@
+"""Inference: object scores, anomaly maps, frame scores, late fusion (paper sections 3.4, 3.5).
+
+* :mod:`~bench.score.objects`: the per-object anomaly score of eq. (6), batch by batch;
+* :mod:`~bench.score.maps`: object scores painted into pixel anomaly maps, the 3D mean filter,
+  frame scores and the temporal Gaussian (section 3.4); scored regions for RBDC/TBDC;
+* :mod:`~bench.score.fusion`: late fusion of object-level and frame-level scores (section 3.5);
+* :mod:`~bench.score.frame_diff`: the frame-difference baseline, which needs no training.
+"""
+
+from __future__ import annotations
+
+from bench.score.frame_diff import frame_difference_scores, frame_difference_video
+from bench.score.fusion import late_fusion
+from bench.score.maps import (
+    MapConfig,
+    frame_scores,
+    frame_sizes,
+    paint_maps,
+    scored_regions,
+    video_frame_scores,
+)
+from bench.score.objects import (
+    CPU_BATCH_SIZE,
+    CUDA_BATCH_SIZE,
+    batch_scores,
+    default_batch_size,
+    distill_scores,
+    mean_score,
+    object_scores,
+)
+
+__all__ = [
+    "CPU_BATCH_SIZE",
+    "CUDA_BATCH_SIZE",
+    "MapConfig",
+    "batch_scores",
+    "default_batch_size",
+    "distill_scores",
+    "frame_difference_scores",
+    "frame_difference_video",
+    "frame_scores",
+    "frame_sizes",
+    "late_fusion",
+    "mean_score",
+    "object_scores",
+    "paint_maps",
+    "scored_regions",
+    "video_frame_scores",
+]

@@ -1,0 +1,102 @@
+"""Object anomaly scores, eq. (6) (paper section 3.4).
+
+An object's score is the mean over the enabled heads of
+
+* T1 the probability that the (forward) test sequence moves backward,
+* T2 the probability that the (consecutive) test sequence is intermittent,
+* T3 the mean absolute error between the middle crop and its reconstruction,
+* T4 the mean absolute difference between the detector's 80 class probabilities and the
+  student's prediction of them (the ImageNet teacher is not used at inference).
+
+When the distillation targets hold no detector probabilities (``n_distill == 1000``, the
+frame-level variant without a detector, section 3.5) the T4 score compares the ImageNet logits
+instead. The T3 and T4 inputs are the training tasks' own (:mod:`bench.tasks`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from bench.model import SEQUENCE_TASKS, SSMTL
+from bench.paper import COCO_CLASSES, IMAGENET_CLASSES
+from bench.tasks import distill_input, middle_error, tubes_to_float
+from bench.tubes import TubeCache
+
+# On a CPU small batches keep a 3D conv's activations (1.8 MB per shallow_narrow tube) in the
+# caches: 8 tubes per batch scored fastest there. GPUs want large batches.
+CPU_BATCH_SIZE = 8
+CUDA_BATCH_SIZE = 256
+
+
+def default_batch_size(device: torch.device) -> int:
+    """The scoring batch size for ``device`` (see :data:`CPU_BATCH_SIZE`)."""
+    return CPU_BATCH_SIZE if device.type == "cpu" else CUDA_BATCH_SIZE
+
+
+def distill_scores(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """T4 score of eq. (6): mean absolute difference between the detector's class probabilities
+    and the student's prediction of them (the last 80 columns of both; ``target`` may hold only
+    those 80). 1000-column targets (frame level, no detector) compare the ImageNet logits."""
+    part = slice(None) if target.shape[1] == IMAGENET_CLASSES else slice(-COCO_CLASSES, None)
+    return np.abs(predicted[:, part] - target[:, part]).mean(axis=1)
+
+
+@torch.no_grad()
+def batch_scores(
+    model: SSMTL, x: torch.Tensor, targets: np.ndarray | None
+) -> dict[str, np.ndarray]:
+    """Per-head anomaly scores (eq. 6, section 3.4) of forward test sequences ``x``
+    ``(B, 3, 2t+1, 64, 64)`` in [0, 1]; ``targets``: the objects' T4 targets ``(B, n)``, n = 1080,
+    1000 or the detector's 80 class probabilities alone (see :func:`distill_scores`).
+
+    T1 and T2 share one pass of the 3D CNN (:meth:`SSMTL.sequence_logits`)."""
+    scores: dict[str, np.ndarray] = {}
+    if any(task in model.tasks for task in SEQUENCE_TASKS):
+        for task, logits in model.sequence_logits(x).items():
+            scores[task] = logits.float().softmax(1)[:, 1].cpu().numpy()
+    if "middle" in model.tasks:
+        scores["middle"] = middle_error(model, x).mean(dim=(1, 2, 3)).cpu().numpy()
+    if "distill" in model.tasks:
+        predicted = model.distill(distill_input(x)).float().cpu().numpy()
+        scores["distill"] = distill_scores(predicted, targets)
+    return scores
+
+
+def mean_score(heads: dict[str, np.ndarray], tasks: tuple[str, ...]) -> np.ndarray:
+    """Eq. (6): an object's anomaly score is the mean of the scores of the enabled heads."""
+    return np.mean([heads[task] for task in tasks], axis=0)
+
+
+@torch.no_grad()
+def object_scores(
+    model: SSMTL,
+    cache: TubeCache,
+    targets: np.ndarray | None,
+    batch_size: int | None = None,
+    progress: bool = True,
+) -> dict[str, np.ndarray]:
+    """Per-head anomaly scores and their mean (eq. 6) for every tube of a test cache,
+    ``batch_size`` tubes at a time (default: :func:`default_batch_size` of the model's device)."""
+    if "distill" in model.tasks and targets is None:
+        raise ValueError(
+            "the distillation head needs targets: the test split's detector class probabilities "
+            "(ssmtl teachers --imagenet none)"
+        )
+    device = next(model.parameters()).device
+    batch_size = batch_size or default_batch_size(device)
+    model.eval()
+    heads: dict[str, list[np.ndarray]] = {task: [] for task in model.tasks}
+    rows_all = np.arange(len(cache))
+    for start in tqdm(range(0, len(cache), batch_size), desc="score objects", disable=not progress):
+        rows = rows_all[start : start + batch_size]
+        x = tubes_to_float(cache.tubes[rows], device)
+        target = targets[cache.index["detection_row"][rows]] if "distill" in model.tasks else None
+        for task, values in batch_scores(model, x, target).items():
+            heads[task].append(values)
+    scores = {
+        task: np.concatenate(values) if values else np.zeros(0) for task, values in heads.items()
+    }
+    scores["score"] = mean_score(scores, model.tasks) if len(cache) else np.zeros(0)
+    return scores
