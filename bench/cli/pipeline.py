@@ -8,6 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
+from bench import paper
 from bench.cli.args import (
     add_dataset_arguments,
     add_map_arguments,
@@ -103,7 +104,10 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     tubes.add_argument("--split", choices=["train", "test"], required=True)
     tubes.add_argument("--detections", required=True, type=Path)
     tubes.add_argument(
-        "--t", type=int, default=3, help="frames before and after the object's frame (paper: 3)"
+        "--t",
+        type=int,
+        default=paper.T,
+        help="frames before and after the object's frame (paper: 3)",
     )
     tubes.add_argument("--seed", type=int, default=0, help="seed of the intermittent sequences")
     tubes.add_argument("--out", required=True, type=Path)
@@ -123,12 +127,12 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--teachers", type=Path, help="training distillation targets (.npy)")
     train.add_argument(
         "--arch",
-        choices=["shallow_narrow", "shallow_wide", "deep_narrow", "deep_wide"],
+        choices=paper.ARCHITECTURE_NAMES,
         default="shallow_narrow",
     )
     train.add_argument(
         "--tasks",
-        default="arrow,motion,middle,distill",
+        default=",".join(paper.TASKS),
         help="comma-separated subset of arrow,motion,middle,distill",
     )
     train.add_argument(
@@ -137,14 +141,14 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
         default=0.5,
         help="eq. (5) lambda (paper: 0.5 Ped2, 0.2 Avenue/ShanghaiTech)",
     )
-    train.add_argument("--epochs", type=int, default=30)
+    train.add_argument("--epochs", type=int, default=paper.EPOCHS)
     train.add_argument(
         "--batch-size",
         type=int,
         default=0,
         help="objects per batch; 0 = the paper's for the architecture",
     )
-    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--lr", type=float, default=paper.LEARNING_RATE)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="auto")
     train.add_argument("--out", required=True, type=Path, help="checkpoint to write")

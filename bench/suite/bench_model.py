@@ -13,6 +13,7 @@ import time
 import torch
 
 from bench.model import SSMTL
+from bench.paper import LEARNING_RATE
 
 
 def benchmark_model(
@@ -24,7 +25,7 @@ def benchmark_model(
 
     dev = torch.device(device)
     model = SSMTL(arch).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    optimizer = torch.optim.Adam(model.parameters(), LEARNING_RATE)
     T = 2 * t + 1
     batch = {
         "regular": torch.rand(batch_size, 3, T, 64, 64, device=dev),
