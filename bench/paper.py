@@ -10,6 +10,11 @@ from __future__ import annotations
 T = 3  # section 4.2: "we use this value throughout all the anomaly detection experiments"
 TUBE_SIZE = 64  # section 3.2: "the spatial size of the RGB input is 64 x 64 pixels"
 
+# Section 3.1: a pre-trained detector finds the objects "in each frame".
+DETECTOR = "YOLOv3"
+FRAME_STRIDE = 1  # every frame, in training and at test time
+PED2_FRAMES = "the UCSD release's .tif frames"  # section 4.1, the datasets as released
+
 # Section 3.2 and Table 1: the four 3D CNN sizes (layers in bench/model.py).
 ARCHITECTURE_NAMES = ("shallow_narrow", "shallow_wide", "deep_narrow", "deep_wide")
 HEAD_FILTERS = 32  # section 3.2: "a 2D conv layer with 32 filters"
@@ -17,10 +22,15 @@ HEAD_FILTERS = 32  # section 3.2: "a 2D conv layer with 32 filters"
 # Section 3.3: the proxy tasks T1..T4.
 TASKS = ("arrow", "motion", "middle", "distill")
 TASK_IDS = {"T1": "arrow", "T2": "motion", "T3": "middle", "T4": "distill"}
+IMAGENET_TEACHER = "ResNet-50"  # task 4: its pre-softmax features
+DETECTOR_TEACHER = "YOLOv3"  # task 4: its class probabilities
 IMAGENET_CLASSES = 1000  # eq. (4): ResNet-50 pre-softmax features
 COCO_CLASSES = 80  # eq. (4): YOLOv3 class probabilities
 N_DISTILL = IMAGENET_CLASSES + COCO_CLASSES  # eq. (4): n = 1080
 MAX_GAP = 4  # task 2: intermittent frames skip "random gaps in the range {1, 2, 3, 4}"
+
+# Table 2: the frame level (section 3.5) is reported with the deep+wide network, four tasks.
+FRAME_LEVEL_ARCH = "deep_wide"
 
 # Section 4.2, "Parameter tuning".
 DETECTION_CONFIDENCE = {"ped1": 0.5, "ped2": 0.5, "avenue": 0.8, "shanghaitech": 0.8}
@@ -43,3 +53,13 @@ RUNNING_TIME = {
     "ms_per_object": 6.0,
     "ms_per_frame": {"detect": 26.0, "map": 1.0},  # map: "less than 1 ms"
 }
+
+# Section 4.2 gives t, lambda and the detection confidence per dataset. A dataset the paper does
+# not use (the synthetic scenes, in Ped2's layout and resolution) takes Ped2's.
+SETTINGS_OF_UNLISTED = "ped2"
+
+
+def dataset_settings(dataset: str) -> dict[str, float]:
+    """The paper's ``t``, ``lam`` and detection ``confidence`` for ``dataset`` (section 4.2)."""
+    key = dataset if dataset in LAMBDA else SETTINGS_OF_UNLISTED
+    return {"t": T, "lam": LAMBDA[key], "confidence": DETECTION_CONFIDENCE[key]}

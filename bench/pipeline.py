@@ -179,13 +179,24 @@ def run_train(
             **result.best_val.flat("val"),
             "train_seconds": time.perf_counter() - start,
             "train_tubes": len(cache),
-            "config": {**asdict(config), "t": cache.t, "level": level},
+            "config": {
+                **asdict(config),
+                "t": cache.t,
+                "level": level,
+                "train_frame_stride": train_frame_stride(cache),
+            },
         }
         write_json(metrics_out, summary)
         mlflow.log_metrics({k: v for k, v in summary.items() if isinstance(v, (int, float))})
         mlflow.log_artifact(str(metrics_out))
         mlflow.log_artifact(str(out_model))
     return summary
+
+
+def train_frame_stride(cache: TubeCache) -> int:
+    """The frame stride of the detections a training cache was cut from (1: every frame)."""
+    detections = cache.meta.get("key", {}).get("detector", {}).get("detections", {})
+    return int(detections.get("frame_stride", 1))
 
 
 def run_score(

@@ -194,8 +194,12 @@ def train(
     teachers: np.ndarray | None,
     config: TrainConfig,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    objects: np.ndarray | None = None,
 ) -> TrainResult:
-    """Train an SSMTL model on a training tube cache; keep the lowest validation joint loss."""
+    """Train an SSMTL model on a training tube cache; keep the lowest validation joint loss.
+
+    ``objects`` (tube indices) restricts training and validation to those tubes: the search of t
+    and lambda validates every trial on the same objects (:mod:`bench.suite.search_objective`)."""
     if "distill" in config.tasks and teachers is None:
         raise ValueError("task 'distill' needs teacher targets (ssmtl teachers)")
     if "motion" in config.tasks and cache.intermittent is None:
@@ -208,6 +212,11 @@ def train(
     model = SSMTL(config.arch, config.tasks, n_distill=n_distill).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     train_rows, val_rows = cache.train_val_split(config.train_fraction)
+    if objects is not None:
+        train_rows, val_rows = (
+            np.intersect1d(train_rows, objects),
+            np.intersect1d(val_rows, objects),
+        )
     if len(train_rows) == 0 or len(val_rows) == 0:
         raise ValueError(
             f"{cache.root}: {len(train_rows)} training and {len(val_rows)} validation tubes; "

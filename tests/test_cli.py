@@ -215,3 +215,72 @@ def test_ablation_run_refuses_one_file_for_several_rows(
     )
     assert main([*common, "--row", "sn_T1,sn_T5", "--out", str(tmp_path / "{row}.json")]) == 2
     assert "no row 'sn_T5'" in capsys.readouterr().err
+
+
+def test_evaluate_gives_chance_levels_intervals_and_the_per_video_table(
+    synthetic_root: Path, tmp_path: Path, capsys
+):
+    labels = open_dataset("synthetic", synthetic_root).test_labels()
+    rng = np.random.default_rng(1)
+    scores = {k: y + rng.normal(0, 1.0, len(y)) for k, y in labels.items()}
+    path = write_scores(tmp_path / "s.npz", scores)
+    args = ["evaluate", "synthetic", "--root", str(synthetic_root), "--scores", str(path)]
+    capsys.readouterr()
+    assert main([*args, "--json", "--bootstrap", "200"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["chance"]["auc_micro"] == 0.5 and result["bootstrap"]["resamples"] == 200
+    for key in ("auc_micro", "auc_macro_padded"):
+        interval = result["ci95"][key]
+        assert interval["low"] <= result[key] <= interval["high"] and interval["draws"] == 200
+    assert sorted(result["per_video"]) == sorted(labels)
+    first = sorted(labels)[0]
+    assert result["per_video"][first]["frames"] == len(labels[first])
+    assert main([*args, "--bootstrap", "0"]) == 0
+    text = capsys.readouterr().out
+    assert "chance 0.5000" in text and "95% CI" not in text
+
+
+def test_rows_run_at_the_papers_t_and_lambda_unless_searched_is_asked_for(
+    synthetic_root: Path, tmp_path: Path, capsys
+):
+    from bench.cli.ablation import hyperparameters
+    from bench.cli.args import resolve_auto
+
+    parser = build_parser()
+    common = ["ablation", "prepare", "ped2", "--root", str(synthetic_root)]
+    common += ["--detections", str(tmp_path), "--teachers", str(tmp_path), "--out", str(tmp_path)]
+    args = parser.parse_args(common)
+    assert args.hyperparameters == "paper" and hyperparameters(args) == (3, 0.5)
+    args = parser.parse_args([*common[:2], "avenue", *common[3:]])
+    assert hyperparameters(args) == (3, 0.2)
+    (tmp_path / "search.json").write_text(json.dumps({"best": {"t": 4, "lam": 0.1}}))
+    searched = [*common, "--hyperparameters", "searched"]
+    assert hyperparameters(
+        parser.parse_args([*searched, "--search", str(tmp_path / "search.json")])
+    ) == (4, 0.1)
+    with pytest.raises(ValueError, match="needs --search"):
+        hyperparameters(parser.parse_args(searched))
+    # rows refuse inputs prepared at another t
+    (tmp_path / "meta.json").write_text(json.dumps({"t": 4}))
+    run = ["ablation", "run", "synthetic", "--root", str(synthetic_root), "--row", "sn_T1"]
+    run += [
+        "--inputs",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "m.json"),
+        "--model",
+        str(tmp_path / "m.pt"),
+    ]
+    assert main(run) == 2
+    assert "prepared at t = 4" in capsys.readouterr().err
+    # auto: the paper's per-dataset settings; a number is kept
+    assert resolve_auto("auto", "avenue", "confidence") == 0.8
+    assert resolve_auto("auto", "shanghaitech", "lam") == 0.2
+    assert resolve_auto("auto", "synthetic", "lam") == 0.5  # the synthetic scenes take Ped2's
+    assert resolve_auto(0.3, "avenue", "lam") == 0.3
+    train = parser.parse_args(["train", "--tubes", "x", "--out", "m.pt", "--metrics", "m.json"])
+    assert train.lam == "auto"
+    with pytest.raises(SystemExit):
+        parser.parse_args(
+            ["train", "--tubes", "x", "--out", "m", "--metrics", "m", "--lam", "high"]
+        )

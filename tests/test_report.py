@@ -13,6 +13,8 @@ from conftest import REPO, SHARED
 
 from bench.cli import main
 from bench.report import REFERENCE_COLUMNS, build_report, latex_escape, summarize
+from bench.report.deviations import NO_REASON, REASONS, deviations_table, load_params
+from bench.report.evidence import SMOKE_ONLY
 
 REFERENCE = REPO / "experiments" / "reference.csv"
 ABLATION = REPO / "experiments" / "ablation.yaml"
@@ -44,7 +46,8 @@ def ablation(row: str, seed: int, val: dict, micro: float, macro: float) -> dict
         "seed": seed,
         "t": 3,
         "lam": 0.5,
-        "profile": {"epochs": 2},
+        # 5 epochs: a reduced profile, not a smoke run (whose numbers leave Table 4)
+        "profile": {"epochs": 5},
         "val": {k: val.get(k) for k in keys},
         "eval": evaluation(micro, macro),
         "seconds": {"train": 1.0, "score": 1.0},
@@ -64,9 +67,10 @@ def metrics(tmp_path: Path) -> Path:
             "config": {
                 "arch": "shallow_narrow",
                 "tasks": ["arrow", "middle"],
-                "epochs": 2,
+                "epochs": 5,  # reduced, no smoke run (< 3 epochs), which would leave Table 2
                 "t": 3,
                 "lam": 0.5,
+                "seed": 0,
             },
         },
     )
@@ -253,7 +257,7 @@ def test_table2_ours_and_published(report):
     t2 = table(report[0], "table2")
     ours = row(t2, dataset="synthetic", level="object", method="SSMTL (ours)")
     assert (ours["auc_micro"], ours["auc_macro"]) == ("90.0", "95.0")
-    assert ours["source"] == "ours (shallow_narrow, T1+T3, 2 epochs, t=3, lambda=0.5)"
+    assert ours["source"] == "ours (shallow_narrow, T1+T3, 5 epochs, t=3, lambda=0.5)"
     readme = row(
         t2, dataset="ped2", level="object", source="SSMTL official repository README (object level)"
     )
@@ -437,3 +441,269 @@ def test_summary_is_copied_into_the_readme_block(metrics: Path, tmp_path: Path):
     readme.write_text("no markers\n")
     with pytest.raises(ValueError, match="results:begin"):
         build_report(metrics, REFERENCE, ABLATION, out, readme)
+
+
+# --- chance levels, intervals, flags, smoke runs, per-video, deviations ------------------------
+
+#: Ped2-like per-video counts: 01 and 03 hold both classes, 02 is all abnormal (one-class).
+PER_VIDEO = {
+    "01": {
+        "frames": 4,
+        "abnormal_frames": 2,
+        "auc": 0.75,
+        "auc_padded": 0.8,
+        "chance_padded": 0.7222,
+    },
+    "02": {
+        "frames": 3,
+        "abnormal_frames": 3,
+        "auc": None,
+        "auc_padded": 0.9,
+        "chance_padded": 0.875,
+    },
+    "03": {"frames": 5, "abnormal_frames": 1, "auc": 0.4, "auc_padded": 0.5, "chance_padded": 0.6},
+}
+
+
+def ci(low: float, high: float) -> dict:
+    return {"low": low, "high": high, "draws": 1000}
+
+
+def with_evidence(result: dict, padded_chance: float = 0.684) -> dict:
+    """An evaluation as the current `ssmtl evaluate` writes it: chance, ci95, per_video."""
+    return {
+        **result,
+        "chance": {"auc_micro": 0.5, "auc_macro_strict": 0.5, "auc_macro_padded": padded_chance},
+        "ci95": {
+            "auc_micro": ci(0.921, 0.975),
+            "auc_macro_strict": ci(0.9, 0.95),
+            "auc_macro_padded": ci(0.93, 0.99),
+            "rbdc": ci(0.55, 0.66),
+            "tbdc": {"low": 0.8, "high": 0.9, "draws": 990},
+        },
+        "bootstrap": {"resamples": 1000, "seed": 0},
+        "per_video": PER_VIDEO,
+    }
+
+
+@pytest.fixture
+def evidence(metrics: Path, tmp_path: Path) -> Path:
+    """ped2's object level with chance, ci95 and per_video; its frame level below the padded
+    chance level; its frame-difference baseline with per_video but without chance or ci95."""
+    ped2 = metrics / "ped2"
+    write(ped2 / "object_level.json", with_evidence(evaluation(0.951, 0.972, rbdc=0.6, tbdc=0.85)))
+    # 0.60 padded macro < 0.684 chance: below chance though far above 50
+    write(ped2 / "frame_level.json", with_evidence(evaluation(0.7, 0.60)))
+    write(ped2 / "frame_diff.json", {**evaluation(0.7, 0.8), "per_video": PER_VIDEO})
+    # the data check's counts: the evaluations scored every test frame (test stride 1)
+    write(
+        ped2 / "dataset.json", {"dataset": "ped2", "splits": {"test": {"videos": 3, "frames": 100}}}
+    )
+    out = tmp_path / "evidence_out"
+    build_report(metrics, REFERENCE, ABLATION, out)
+    return out
+
+
+@pytest.mark.slow
+def test_every_auc_has_its_chance_level_and_interval(evidence: Path):
+    t2 = table(evidence, "table2")
+    ours = row(t2, dataset="ped2", level="object", method="SSMTL (ours)")
+    assert (ours["auc_micro"], ours["auc_micro_ci95"]) == ("95.1", "[92.1, 97.5]")
+    assert (ours["auc_macro_ci95"], ours["auc_macro_strict_ci95"]) == (
+        "[93.0, 99.0]",
+        "[90.0, 95.0]",
+    )
+    assert ours["chance (micro / padded / strict)"] == "50.0 / 68.4 / 50.0"
+    # one run each: ped2 has no training summary in the fixture, the baseline trains nothing
+    assert ours["seeds"] == "1 run (seed not recorded)"
+    # a file without ci95 says so; its padded chance comes from per_video's counts
+    # (01: 2 normal + 2 abnormal, 02: 3 abnormal, 03: 4 normal + 1 abnormal)
+    base = row(t2, dataset="ped2", method="frame-difference baseline (ours, no training)")
+    assert base["auc_micro_ci95"] == "not computed (no ci95.auc_micro)"
+    assert base["seeds"] == "1 run (no training)"
+    expected = (6.5 / 9 + 3.5 / 4 + (2 + 4 + 1 + 0.5) / 10) / 3
+    assert base["chance (micro / padded / strict)"] == f"50.0 / {100 * expected:.1f} / 50.0"
+    # an older file without chance or per_video: the padded level is never assumed
+    synth = row(t2, dataset="synthetic", level="object", method="SSMTL (ours)")
+    assert synth["chance (micro / padded / strict)"] == "50.0 / not computed / 50.0"
+    assert "chance not computed (padded macro)" in synth["flags"]
+    assert synth["seeds"] == "1 seed (seed 0)"
+    # the published rows get the chance level of the same test labels
+    paper = row(t2, dataset="ped2", level="object", source="SSMTL CVPR 2021 paper")
+    assert paper["chance (micro / padded / strict)"].startswith("50.0 / 68.4 / 50.0")
+    t3 = table(evidence, "table3")
+    ours3 = row(t3, method="SSMTL (ours)")
+    assert (ours3["rbdc_ci95"], ours3["tbdc_ci95"]) == (
+        "[55.0, 66.0]",
+        "[80.0, 90.0] (990 of 1000 draws)",
+    )
+    summary = (evidence / "summary.md").read_text()
+    head = "| ped2 | SSMTL object level | 95.1 | [92.1, 97.5] | 97.2 / 96.2 |"
+    assert f"{head} [93.0, 99.0] / [90.0, 95.0] | 50.0 / 68.4 / 50.0 |" in summary
+    readme = (evidence / "README.md").read_text()
+    assert "**padded macro**" in readme and "**strict macro**" in readme
+
+
+@pytest.mark.slow
+def test_a_result_below_chance_is_flagged(evidence: Path):
+    t2 = table(evidence, "table2")
+    frame = row(t2, dataset="ped2", level="frame", method="SSMTL (ours)")
+    assert "⚠ below chance: padded macro 60.0 < 68.4" in frame["flags"]
+    obj = row(t2, dataset="ped2", level="object", method="SSMTL (ours)")
+    # no ped2 training summary in the fixture: the profile's epochs are not known, and say so
+    assert "below chance" not in obj["flags"] and "not recorded: epochs" in obj["flags"]
+    lines = (evidence / "summary.md").read_text().splitlines()
+    flagged = [line for line in lines if "⚠ below chance: padded macro 60.0 < 68.4" in line]
+    assert len(flagged) == 1 and flagged[0].startswith("| ped2 | SSMTL frame level |")
+
+
+def test_at_chance_proxy_accuracy_is_flagged(metrics: Path, tmp_path: Path):
+    ablation_dir = metrics / "ped2" / "ablation" / "shallow_narrow"
+    # T1 at the threshold (55% is at chance) and just above it
+    # ... and trained with a searched t and lambda instead of the paper's
+    searched = {**ablation("sn_T1T3", 0, {"acc_arrow": 0.55}, 0.8, 0.9), "t": 4, "lam": 0.1}
+    write(ablation_dir / "sn_T1T3-s0.json", searched)
+    write(
+        ablation_dir / "sn_T1T2T3-s0.json",
+        ablation("sn_T1T2T3", 0, {"acc_arrow": 0.56, "acc_motion": 0.5}, 0.8, 0.9),
+    )
+    out = tmp_path / "out"
+    build_report(metrics, REFERENCE, ABLATION, out)
+    t4 = table(out, "table4")
+    flags = row(t4, row="sn_T1T3", dataset="ped2")["flags"]
+    assert "⚠ T1 at chance: val acc 55.0 <= 55.0" in flags
+    assert "t=4, lambda=0.1 (paper: t=3, lambda=0.5)" in flags
+    flags = row(t4, row="sn_T1T2T3", dataset="ped2")["flags"]
+    assert "T1 at chance" not in flags and "⚠ T2 at chance: val acc 50.0 <= 55.0" in flags
+    assert "at chance" not in row(t4, row="dw_all", dataset="ped2")["flags"]
+
+
+def test_smoke_only_row_is_no_result(metrics: Path, tmp_path: Path):
+    ablation_dir = metrics / "ped2" / "ablation"
+    smoke = {**ablation("dn_all", 0, {"acc_arrow": 0.6}, 0.6123, 0.7456), "profile": {"epochs": 1}}
+    write(ablation_dir / "deep_narrow" / "dn_all-s0.json", smoke)
+    # 5 epochs but the objects of every 20th training frame: a smoke run too
+    strided = {
+        **ablation("dn_T1T3", 0, {"acc_arrow": 0.6}, 0.6345, 0.7567),
+        "profile": {"epochs": 5, "train_frame_stride": 20},
+    }
+    write(ablation_dir / "deep_narrow" / "dn_T1T3-s0.json", strided)
+    out = tmp_path / "out"
+    build_report(metrics, REFERENCE, ABLATION, out)
+    t4 = table(out, "table4")
+    for name in ("dn_all", "dn_T1T3"):
+        got = row(t4, row=name, dataset="ped2")
+        assert got["auc_micro_ours"] == got["auc_macro_ours"] == SMOKE_ONLY
+        assert got["val_acc_T1_ours"] == SMOKE_ONLY and got["auc_micro_diff"] == "—"
+        assert got["seeds"] == "no result; 1 smoke run (seed 0) under Smoke runs"
+    assert not any("61.2" in c or "63.5" in c for c in t4.to_numpy().ravel())
+    smoke_df = table(out, "smoke")
+    assert row(smoke_df, row="dn_all")["auc_micro"] == "61.2"
+    assert row(smoke_df, row="dn_T1T3")["why smoke"] == "training frame stride 20 >= 20"
+    readme = (out / "README.md").read_text()
+    before, after = readme.split("## Smoke runs (pipeline checks, not results)")
+    assert "61.2" not in before and "74.6" not in before and "| 61.2 | 74.6 |" in after
+    assert row(t4, row="dw_all", dataset="ped2")["auc_macro_ours"] == "98.0 ± 1.4"
+
+
+def test_per_video_table(evidence: Path):
+    per_video = table(evidence, "per_video")
+    obj = per_video[
+        (per_video["dataset"] == "ped2") & (per_video["level"] == "pipeline (object level)")
+    ]
+    assert list(obj["video"]) == ["01", "02", "03"]
+    first = row(obj, video="01")
+    assert [
+        first[c] for c in ("frames", "abnormal_frames", "auc_strict", "auc_padded", "chance_padded")
+    ] == [
+        "4",
+        "2",
+        "75.0",
+        "80.0",
+        "72.2",
+    ]
+    assert first["flags"] == "none"
+    one_class = row(obj, video="02")
+    assert one_class["auc_strict"] == "—" and "one-class video" in one_class["flags"]
+    low = row(obj, video="03")
+    assert "⚠ below chance: strict 40.0 < 50.0" in low["flags"]
+    assert "⚠ below chance: padded 50.0 < 60.0" in low["flags"]
+    synth = row(per_video, dataset="synthetic", level="pipeline (object level)")
+    assert synth["video"] == "not computed: no per_video in metrics/synthetic/object_level.json"
+    assert "### ped2, pipeline (object level)" in (evidence / "README.md").read_text()
+
+
+SMALL_PARAMS = """
+dataset: {name: ped2, root: ../shared/data/ped2}
+detection: {detector: yolo, weights: yolov3u.pt, confidence: auto, train_frame_stride: 1}
+teachers: {imagenet: resnet50, detector_weights: yolo11n_coco.pt}
+tubes: {t: auto}
+train: {arch: deep_wide, lam: auto, epochs: 30, batch_size: 0, lr: 0.001}
+frame_level: {arch: deep_wide}
+scoring: {map_scale: 4}
+"""
+
+
+def deviation(df: pd.DataFrame, param: str, setting: str | None = None) -> pd.Series:
+    return row(df, param=param, **({"setting": setting} if setting else {}))
+
+
+def test_deviations_follow_params(tmp_path: Path):
+    path = tmp_path / "params.yaml"
+    path.write_text(SMALL_PARAMS)
+    df = deviations_table(load_params(path))
+    assert list(deviation(df, "train.epochs")[["paper", "ours", "deviates", "reason"]]) == [
+        "30 (4.2)",
+        "30",
+        "no",
+        "—",
+    ]
+    assert deviation(df, "detection.detector")["deviates"] == "no"
+    assert deviation(df, "teachers.detector_weights")["reason"] == REASONS["teacher_detector"]
+    assert list(deviation(df, "tubes.t")[["paper", "ours", "deviates"]]) == [
+        "3 (4.2, ped2)",
+        "auto (= 3)",
+        "no",
+    ]
+    assert deviation(df, "train.lam")["paper"] == "0.5 (4.2, ped2)"
+    batch = deviation(df, "train.batch_size", "batch size (for train.arch)")
+    assert (batch["paper"], batch["ours"], batch["deviates"]) == (
+        "64 for deep_wide (4.2)",
+        "0 (the paper's)",
+        "no",
+    )
+    assert deviation(df, "dataset.root")["ours"] == "JPEG re-encoding (../shared/data/ped2)"
+    assert deviation(df, "scoring.map_scale")["deviates"] == "paper silent"
+    assert deviation(df, "ablation.epochs")["ours"] == "not set in params.yaml"
+    # a changed param changes its row
+    path.write_text(
+        SMALL_PARAMS.replace("epochs: 30", "epochs: 5")
+        .replace("t: auto", "t: 2")
+        .replace("detector: yolo, weights: yolov3u.pt", "detector: yolo, weights: yolo11n_coco.pt")
+    )
+    df = deviations_table(load_params(path))
+    assert list(deviation(df, "train.epochs")[["ours", "deviates", "reason"]]) == [
+        "5",
+        "yes",
+        REASONS["epochs"],
+    ]
+    assert list(deviation(df, "tubes.t")[["ours", "deviates", "reason"]]) == ["2", "yes", NO_REASON]
+    detector = deviation(df, "detection.detector")
+    assert (detector["deviates"], detector["reason"]) == ("yes", REASONS["detector/yolo"])
+
+
+def test_deviations_in_the_report_files(metrics: Path, tmp_path: Path):
+    path = tmp_path / "params.yaml"
+    path.write_text(SMALL_PARAMS.replace("epochs: 30", "epochs: 7"))
+    out = tmp_path / "out"
+    args = ["report", "--metrics", str(metrics), "--reference", str(REFERENCE)]
+    args += ["--ablation", str(ABLATION), "--out", str(out), "--params", str(path)]
+    assert main(args) == 0
+    assert deviation(table(out, "deviations"), "train.epochs")["ours"] == "7"
+    assert "## Deviations from the paper" in (out / "README.md").read_text()
+    assert "% Deviations from the paper" in (out / "tables" / "tables.tex").read_text()
+    for name in ("deviations", "per_video", "smoke", "table2", "table3", "table4", "kinds"):
+        cells = table(out, name).to_numpy().ravel()
+        assert not any(c.strip() == "" or c.lower() == "nan" for c in cells), name
+    path.write_text("- not a mapping\n")
+    assert main(args) == 2

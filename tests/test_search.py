@@ -32,7 +32,12 @@ from bench.paper import T_GRID as PAPER_T_VALUES
 from bench.pipeline import make_detector, run_detect
 from bench.suite.search import read_best, run_search
 from bench.suite.search_config import SearchConfig, grid_points
-from bench.suite.search_objective import objective_value
+from bench.suite.search_objective import (
+    chance_losses,
+    common_objects,
+    load_training_data,
+    objective_value,
+)
 from bench.suite.search_study import make_sampler, public_storage, suggest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -130,7 +135,7 @@ def test_grid_sampler_points_are_the_papers_grid():
         PAPER_T_VALUES,
         PAPER_LAMS,
         "grid",
-        "joint",
+        "normalized",
     )
     assert (config.t_values, config.lams) == ((1, 2, 3, 4), (0.1, 0.2, 0.5, 1.0))
     sampler = make_sampler(config)
@@ -393,7 +398,7 @@ class FakeTrainer:
     def __init__(self):
         self.calls = []
 
-    def __call__(self, cache, teachers, config, on_epoch=None):
+    def __call__(self, cache, teachers, config, on_epoch=None, objects=None):
         k = len(self.calls)
         self.calls.append((cache.t, config.lam))
         for epoch in range(1, config.epochs + 1):
@@ -406,9 +411,15 @@ class FakeTrainer:
 
 
 @pytest.mark.slow
-def test_pruning_reports_every_epoch_and_a_pruned_trial_counts_as_done(data, work):
+def test_pruning_reports_every_epoch_keeps_the_grid_whole_and_a_pruned_trial_counts_as_done(
+    data, work
+):
     config = SearchConfig(
-        **{**SMALL, "epochs": 4}, storage=storage_url(work), pruner_startup=1, pruner_warmup=1
+        **{**SMALL, "epochs": 4},
+        storage=storage_url(work),
+        pruner_startup=1,
+        pruner_warmup=1,
+        objective="joint",
     )
     fake = FakeTrainer()
     summary = run_search(
@@ -423,23 +434,29 @@ def test_pruning_reports_every_epoch_and_a_pruned_trial_counts_as_done(data, wor
     )
     study = optuna.load_study(study_name="ssmtl-synthetic", storage=storage_url(work))
     states = [t.state.name for t in study.trials]
-    assert states == ["COMPLETE", "PRUNED", "PRUNED", "PRUNED"]
+    # every trial after the first is worse than the median, but a trial is pruned only once
+    # its t and its lambda each have a finished trial: no t and no lambda loses every trial
+    complete = [t.params for t in study.trials if t.state.name == "COMPLETE"]
+    assert {p["t"] for p in complete} == set(config.t_values)
+    assert {p["lam"] for p in complete} == set(config.lams)
+    assert "PRUNED" in states and states[0] == "COMPLETE"
+    for trial in study.trials:
+        if trial.state.name == "PRUNED":
+            earlier = [p.params for p in study.trials[: trial.number] if p.state.name == "COMPLETE"]
+            assert any(p["t"] == trial.params["t"] for p in earlier)
+            assert any(p["lam"] == trial.params["lam"] for p in earlier)
     assert sorted(done_per_point(study)) == sorted(grid_points(config))
     first = study.trials[0]
     assert first.intermediate_values == {
         e: pytest.approx(1.0 + 0.1 / 4 if e == 4 else 1.0 + 0.1 / e) for e in range(1, 5)
     }
     assert first.value == pytest.approx(1.025)  # the lowest over the epochs
-    for row in summary["trials"][1:]:
-        assert row["state"] == "PRUNED" and row["epochs_run"] == 2  # warmup 1: pruned at epoch 2
+    for row in summary["trials"]:
+        if row["state"] == "PRUNED":
+            assert row["epochs_run"] == 2  # warmup 1: pruned at epoch 2
     assert summary["best"]["trial"] == 0
     _, children = mlflow_runs(data, data["experiment"])
-    assert sorted(c.data.tags["optuna_trial_state"] for c in children) == [
-        "COMPLETE",
-        "PRUNED",
-        "PRUNED",
-        "PRUNED",
-    ]
+    assert sorted(c.data.tags["optuna_trial_state"] for c in children) == sorted(states)
     assert all(c.info.status == "FINISHED" for c in children)
 
 
@@ -450,7 +467,7 @@ def test_objectives_joint_is_eq5_unweighted_is_the_lambda_one_sum():
         "val_loss_distill": 2.0,
         "train_joint_loss": 9.0,
     }
-    joint = SearchConfig(**{**SMALL, "lams": (0.2,)})
+    joint = SearchConfig(**{**SMALL, "lams": (0.2,)}, objective="joint")
     assert objective_value(record, joint) == pytest.approx(0.7)
     unweighted = SearchConfig(**{**SMALL, "lams": (0.2,)}, objective="unweighted")
     assert objective_value(record, unweighted) == pytest.approx(2.3)
@@ -602,3 +619,54 @@ def test_storage_password_never_written():
         public_storage("sqlite:///artifacts/search/optuna.db")
         == "sqlite:///artifacts/search/optuna.db"
     )
+
+
+# --- an objective that compares trials fairly --------------------------------------------------
+
+
+@pytest.mark.slow
+def test_every_t_validates_on_the_same_objects(data, work):
+    config = SearchConfig(**{**SMALL, "t_values": (1, 2, 3), "frame_stride": 1})
+    caches, teachers = load_training_data(
+        data["dataset"], data["detections"], data["teachers"], work / "tubes", config
+    )
+    objects = common_objects(caches)
+    fraction = config.train_config(0.5).train_fraction
+    validation = {}
+    for t, cache in caches.items():
+        _, val_rows = cache.train_val_split(fraction)
+        rows = np.intersect1d(val_rows, objects[t])
+        validation[t] = sorted(cache.detection_row[rows].tolist())
+    assert validation[1] == validation[2] == validation[3] and validation[1]
+    chance = chance_losses(caches[3], teachers, objects[3], config)
+    assert set(chance) == {"middle", "distill"} and all(v > 0 for v in chance.values())
+
+
+@pytest.mark.slow
+def test_normalized_objective_does_not_depend_on_the_lambda_a_model_was_trained_with(data):
+    """A fixed model's validation record under two lambdas differs in the joint loss only: the
+    joint objective then prefers the smaller lambda, the normalized one does not move."""
+    from bench.model import SSMTL
+    from bench.train import run_epoch
+
+    config = SearchConfig(**{**SMALL, "t_values": (1,)})
+    caches, teachers = load_training_data(
+        data["dataset"], data["detections"], data["teachers"], data["tubes"], config
+    )
+    cache = caches[1]
+    _, val_rows = cache.train_val_split(0.85)
+    torch.manual_seed(0)
+    model = SSMTL("shallow_narrow", config.tasks, n_distill=teachers.shape[1])
+    chance = chance_losses(cache, teachers, np.arange(len(cache)), config)
+    records = {}
+    for lam in (0.1, 1.0):
+        train_config = config.train_config(lam)
+        stats = run_epoch(model, cache, teachers, val_rows, train_config, None, None, "validate")
+        records[lam] = stats.flat("val")
+    normalized = {lam: objective_value(r, config, chance) for lam, r in records.items()}
+    joint = SearchConfig(**{**SMALL, "t_values": (1,)}, objective="joint")
+    joints = {lam: objective_value(r, joint) for lam, r in records.items()}
+    assert normalized[0.1] == pytest.approx(normalized[1.0], rel=1e-9)
+    assert joints[0.1] < joints[1.0]  # the bias the normalized objective removes
+    # an untrained model is near chance on every task: the objective is about 1, not 0 or 10
+    assert 0.5 < normalized[0.1] < 3.0

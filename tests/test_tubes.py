@@ -295,14 +295,16 @@ def test_build_tiny_train_split(reference_train, train_dets, dataset):
     frames_per_video = {v.id: v.num_frames for v in dataset.videos("train")}
     nf = np.array([frames_per_video[v] for v in train_dets.video])
     inside = (train_dets.frame >= 3) & (train_dets.frame <= nf - 4)
-    assert (
-        len(cache) == int(inside.sum())
-        and cache.meta["counts"]["skipped"] == int((~inside).sum()) > 0
-    )
-    assert cache.meta["counts"]["tubes"] + cache.meta["counts"]["skipped"] == len(train_dets)
+    # training windows at video ends are clamped as at scoring: every detection is a tube
+    assert len(cache) == len(train_dets) and cache.meta["counts"]["skipped"] == 0
+    assert cache.meta["counts"]["clamped_windows"] == int((~inside).sum()) > 0
+    assert cache.meta["counts"]["tubes"] == len(train_dets)
     assert cache.tubes.shape == cache.intermittent.shape == (len(cache), 7, 3, 64, 64)
     assert cache.tubes.dtype == cache.intermittent.dtype == np.uint8
-    assert np.array_equal(cache.window_frames, cache.frame[:, None] + np.arange(-3, 4))
+    cache_nf = np.array([frames_per_video[str(v)] for v in cache.video])
+    offsets = np.arange(-3, 4)
+    expected_windows = np.clip(cache.frame[:, None] + offsets, 0, cache_nf[:, None] - 1)
+    assert np.array_equal(cache.window_frames, expected_windows)
     # one intermittent sequence per object, from the per-object generator, inside the video
     for row in range(0, len(cache), 17):
         f, n = int(cache.frame[row]), frames_per_video[str(cache.video[row])]
@@ -311,14 +313,15 @@ def test_build_tiny_train_split(reference_train, train_dets, dataset):
         )
         assert np.array_equal(cache.intermittent_offsets[row], expected)
     assert np.array_equal(
-        cache.intermittent_frames, cache.frame[:, None] + cache.intermittent_offsets
+        cache.intermittent_frames,
+        np.clip(cache.frame[:, None] + cache.intermittent_offsets, 0, cache_nf[:, None] - 1),
     )
     assert np.array_equal(cache.intermittent[:, 3], cache.tubes[:, 3])  # the same middle crop
     assert not np.array_equal(cache.intermittent, cache.tubes)
     assert cache.meta["detector"] == {"detector": "oracle"} and cache.meta["t"] == 3
 
 
-def test_edges_clamped_for_test_skipped_or_clamped_for_train(dataset, tmp_path):
+def test_edges_clamped_for_test_and_train_alike_or_skipped_on_request(dataset, tmp_path):
     last = dataset.video("test", "01").num_frames - 1
     dets = table(
         ["01", "01", "01"], [0, 20, last], [[30, 20, 50, 60], [30, 20, 50, 60], [30, 20, 50, 60]]
@@ -334,15 +337,17 @@ def test_edges_clamped_for_test_skipped_or_clamped_for_train(dataset, tmp_path):
     assert all(np.array_equal(tube[j], tube[3]) for j in range(4))  # frame 0 repeats
     tube = cache.tubes[2]
     assert all(np.array_equal(tube[j], tube[3]) for j in range(3, 7))  # the last frame repeats
-    # training: skipped by default, clamped on request
+    # training: clamped by default, as at scoring (the same edge windows), skipped on request
     train = dataset.video("train", "01").num_frames
     dets = table(["01"] * 4, [0, 2, 3, train - 1], [[30, 20, 50, 60]] * 4)
-    skipped = build_tube_cache(dataset, "train", dets, tmp_path / "train", progress=False)
-    assert skipped.frame.tolist() == [3] and skipped.meta["counts"]["skipped"] == 3
-    clamped = build_tube_cache(
-        dataset, "train", dets, tmp_path / "train_clamp", progress=False, train_edge="clamp"
+    skipped = build_tube_cache(
+        dataset, "train", dets, tmp_path / "train_skip", progress=False, train_edge="skip"
     )
+    assert skipped.frame.tolist() == [3] and skipped.meta["counts"]["skipped"] == 3
+    clamped = build_tube_cache(dataset, "train", dets, tmp_path / "train", progress=False)
     assert len(clamped) == 4 and clamped.meta["counts"]["skipped"] == 0
+    test_windows = build_tube_cache(dataset, "test", dets, tmp_path / "as_test", progress=False)
+    assert np.array_equal(clamped.window_frames, test_windows.window_frames)
     assert clamped.intermittent_frames.min() >= 0 and clamped.intermittent_frames.max() <= train - 1
 
 

@@ -44,7 +44,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.cli import ablation, bench, data, gate, pipeline, report, search
+from bench.cli import ablation, bench, data, evaluate, gate, pipeline, report, search
 from bench.cli.args import EXIT_BAD_INPUT
 from bench.data import DatasetError
 
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch CPU threads for the command (0 = all cores; default: torch's own choice)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (data, pipeline, search, ablation, gate, bench, report):
+    for module in (data, pipeline, evaluate, search, ablation, gate, bench, report):
         module.add_commands(commands)
     return parser
 

@@ -4,6 +4,7 @@ seed). torch and MLflow are imported by the handlers, so building the parser sta
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from bench.cli.args import (
@@ -14,16 +15,19 @@ from bench.cli.args import (
     map_config,
     print_result,
 )
-from bench.paper import EPOCHS, LEARNING_RATE
+from bench.paper import EPOCHS, LEARNING_RATE, dataset_settings
 
 ABLATION_DESCRIPTION = """\
 Table 4 of the paper: the rows of experiments/ablation.yaml (architectures x proxy tasks T1..T4,
 object or frame level), trained, scored and evaluated.
 
-  prepare  the rows' shared inputs, once: training and test tube caches at the t the search
-           chose, for the object and the frame level, optionally every N-th frame only.
-  run      rows x seeds: train (eq. 5 with the search's lambda), score (eq. 6), frame scores
-           (section 3.4), AUC micro/macro, RBDC/TBDC; one MLflow child run of the sweep each.
+  prepare  the rows' shared inputs, once: training and test tube caches at t, for the object
+           and the frame level, optionally every N-th frame only.
+  run      rows x seeds: train (eq. 5 with lambda), score (eq. 6), frame scores (section 3.4),
+           AUC micro/macro, RBDC/TBDC; one MLflow child run of the sweep each.
+
+t and lambda are the paper's for the dataset (t = 3; lambda 0.5 on Ped2, 0.2 on Avenue and
+ShanghaiTech) unless --hyperparameters searched takes the best of 'ssmtl search' (--search).
 """
 
 
@@ -42,15 +46,10 @@ def add_ablation_commands(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = ablation.add_subparsers(dest="ablation", required=True)
-    prepare = sub.add_parser("prepare", help="the rows' shared tube caches at the searched t")
+    prepare = sub.add_parser("prepare", help="the rows' shared tube caches at t")
     add_dataset_arguments(prepare)
+    add_hyperparameter_arguments(prepare)
     arg = prepare.add_argument
-    arg(
-        "--search",
-        required=True,
-        type=Path,
-        help="search result JSON (best t and lambda, ssmtl search)",
-    )
     arg(
         "--detections",
         required=True,
@@ -110,7 +109,7 @@ def add_ablation_commands(commands: argparse._SubParsersAction) -> None:
         help="seed, or several comma-separated (e.g. 0,1,2; default 0)",
     )
     arg("--inputs", required=True, type=Path, help="folder written by 'ssmtl ablation prepare'")
-    arg("--search", required=True, type=Path, help="search result JSON (lambda of eq. 5)")
+    add_hyperparameter_arguments(run)
     arg("--epochs", type=int, default=EPOCHS, help=f"default the paper's {EPOCHS}")
     arg("--batch-size", type=int, default=0, help="0 (default) = the paper's for the architecture")
     arg("--lr", type=float, default=LEARNING_RATE, help=f"default {LEARNING_RATE:g}")
@@ -133,11 +132,34 @@ def add_ablation_commands(commands: argparse._SubParsersAction) -> None:
     run.set_defaults(func=cmd_ablation_run)
 
 
-def cmd_ablation_prepare(args: argparse.Namespace) -> int:
-    from bench.suite.ablation import pipeline_sources, prepare_inputs
+def add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--hyperparameters",
+        choices=("paper", "searched"),
+        default="paper",
+        help="t and lambda: the paper's for the dataset (default) or the search's best (--search)",
+    )
+    parser.add_argument(
+        "--search", type=Path, help="search result JSON (ssmtl search), for searched"
+    )
+
+
+def hyperparameters(args: argparse.Namespace) -> tuple[int, float]:
+    """``(t, lam)`` of the rows: the paper's for the dataset, or the search's best."""
+    if args.hyperparameters == "paper":
+        settings = dataset_settings(args.name)
+        return int(settings["t"]), float(settings["lam"])
+    if args.search is None:
+        raise ValueError("--hyperparameters searched needs --search FILE (ssmtl search's output)")
     from bench.suite.search import read_best
 
-    t, _ = read_best(args.search)
+    return read_best(args.search)
+
+
+def cmd_ablation_prepare(args: argparse.Namespace) -> int:
+    from bench.suite.ablation import pipeline_sources, prepare_inputs
+
+    t, _ = hyperparameters(args)
     sources = pipeline_sources(args.detections, args.teachers, args.levels)
     strides = {"train": args.train_frame_stride, "test": args.test_frame_stride}
     meta = prepare_inputs(dataset_from(args), sources, t, args.seed, strides, args.out)
@@ -147,7 +169,6 @@ def cmd_ablation_prepare(args: argparse.Namespace) -> int:
 
 def cmd_ablation_run(args: argparse.Namespace) -> int:
     from bench.suite.ablation import RowProfile, load_rows, output_path, run_row
-    from bench.suite.search import read_best
 
     rows = load_rows(args.rows)
     ids = args.row.split(",")
@@ -164,9 +185,20 @@ def cmd_ablation_run(args: argparse.Namespace) -> int:
         )
         for run in runs
     }
-    _, lam = read_best(args.search)
+    t, lam = hyperparameters(args)
+    meta = args.inputs / "meta.json"
+    prepared = json.loads(meta.read_text()).get("t") if meta.is_file() else t
+    if prepared != t:
+        raise ValueError(
+            f"{args.inputs}: prepared at t = {prepared}, but --hyperparameters "
+            f"{args.hyperparameters} gives t = {t}: prepare with the same --hyperparameters"
+        )
     profile = RowProfile(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        device=args.device,
+        hyperparameters=args.hyperparameters,
     )
     dataset, maps = dataset_from(args), map_config(args)
     for row, seed in runs:

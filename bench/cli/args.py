@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -101,3 +102,24 @@ def print_result(result: dict, as_json: bool) -> None:
         return
     for key, value in result.items():
         print(f"{key:>18}: {value:.4f}" if isinstance(value, float) else f"{key:>18}: {value}")
+
+
+def number_or_auto(kind: Callable[[str], float]) -> Callable[[str], float | str]:
+    """argparse type of a number or ``auto`` (the paper's value for the dataset, section 4.2)."""
+
+    def parse(text: str) -> float | str:
+        if text == "auto":
+            return text
+        try:
+            return kind(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"expected a number or auto, got {text!r}") from error
+
+    return parse
+
+
+def resolve_auto(value: float | str, dataset: str, setting: str) -> float:
+    """``value``, or for ``auto`` the paper's ``setting`` (t, lam, confidence) for ``dataset``."""
+    from bench.paper import dataset_settings
+
+    return dataset_settings(dataset)[setting] if value == "auto" else value

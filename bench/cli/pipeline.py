@@ -1,11 +1,9 @@
 """The SSMTL stages as commands (section 3): ``ssmtl detect``, ``teachers``, ``tubes``,
-``train``, ``score``, ``fuse`` and ``evaluate``; each calls one function of bench.pipeline
-or bench.metrics.evaluate."""
+``train``, ``score`` and ``fuse``; each calls one function of bench.pipeline."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from bench import paper
@@ -14,15 +12,15 @@ from bench.cli.args import (
     add_map_arguments,
     dataset_from,
     map_config,
-    parse_bool,
+    number_or_auto,
     print_result,
+    resolve_auto,
 )
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    """Add the pipeline's stages and ``evaluate`` to the ``ssmtl`` subcommands."""
+    """Add the pipeline's stages to the ``ssmtl`` subcommands."""
     add_pipeline_commands(commands)
-    add_evaluate_command(commands)
 
 
 def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
@@ -46,9 +44,10 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     )
     detect.add_argument(
         "--confidence",
-        type=float,
-        default=0.5,
-        help="keep boxes at or above this confidence (paper: 0.5 Ped2, 0.8 Avenue/ShanghaiTech)",
+        type=number_or_auto(float),
+        default="auto",
+        help="keep boxes at or above this confidence; auto (default): the paper's for the "
+        "dataset, 0.5 Ped2, 0.8 Avenue/ShanghaiTech",
     )
     detect.add_argument("--image-size", type=int, default=640, help="YOLO input size (default 640)")
     detect.add_argument(
@@ -105,9 +104,9 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     tubes.add_argument("--detections", required=True, type=Path)
     tubes.add_argument(
         "--t",
-        type=int,
-        default=paper.T,
-        help="frames before and after the object's frame (paper: 3)",
+        type=number_or_auto(int),
+        default="auto",
+        help="frames before and after the object's frame; auto (default): the paper's 3",
     )
     tubes.add_argument("--seed", type=int, default=0, help="seed of the intermittent sequences")
     tubes.add_argument("--out", required=True, type=Path)
@@ -137,9 +136,10 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument(
         "--lam",
-        type=float,
-        default=0.5,
-        help="eq. (5) lambda (paper: 0.5 Ped2, 0.2 Avenue/ShanghaiTech)",
+        type=number_or_auto(float),
+        default="auto",
+        help="eq. (5) lambda; auto (default): the paper's for --dataset, 0.5 Ped2, "
+        "0.2 Avenue/ShanghaiTech",
     )
     train.add_argument("--epochs", type=int, default=paper.EPOCHS)
     train.add_argument(
@@ -198,67 +198,16 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     fuse.set_defaults(func=cmd_fuse)
 
 
-def add_evaluate_command(commands: argparse._SubParsersAction) -> None:
-    evaluate = commands.add_parser(
-        "evaluate", help="frame AUC (micro/macro), RBDC and TBDC of a score file"
-    )
-    add_dataset_arguments(evaluate)
-    evaluate.add_argument(
-        "--scores",
-        required=True,
-        type=Path,
-        help=".npz with one 1-D frame-score array per test video id",
-    )
-    evaluate.add_argument(
-        "--regions",
-        type=Path,
-        help=".npz or folder of <video>.txt with rows frame,x_min,y_min,x_max,y_max,score",
-    )
-    evaluate.add_argument(
-        "--smooth-sigma",
-        type=float,
-        default=0.0,
-        help="temporal Gaussian sigma in frames applied before the AUC (default 0: off)",
-    )
-    evaluate.add_argument(
-        "--normalize",
-        type=parse_bool,
-        default=False,
-        metavar="{true,false}",
-        help="min-max normalise scores per video before the AUC (default false)",
-    )
-    evaluate.add_argument(
-        "--alpha",
-        type=float,
-        default=0.1,
-        help="TBDC: fraction of a track's regions that must be detected (default 0.1)",
-    )
-    evaluate.add_argument(
-        "--beta",
-        type=float,
-        default=0.1,
-        help="RBDC/TBDC: IoU for a region to count as detected (default 0.1)",
-    )
-    evaluate.add_argument("--out", type=Path, help="also write the metrics JSON here")
-    evaluate.add_argument(
-        "--figures",
-        type=Path,
-        help="write score-vs-ground-truth plots (and localization overlays with --regions) here",
-    )
-    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    evaluate.add_argument(
-        "--track",
-        action="store_true",
-        help="log the evaluation as an MLflow run (store: see bench/tracking.py)",
-    )
-    evaluate.set_defaults(func=cmd_evaluate)
-
-
 def cmd_detect(args: argparse.Namespace) -> int:
     from bench.pipeline import make_detector, run_detect
 
     detector = make_detector(
-        args.detector, args.weights, args.confidence, args.image_size, args.precomputed, args.device
+        args.detector,
+        args.weights,
+        resolve_auto(args.confidence, args.name, "confidence"),
+        args.image_size,
+        args.precomputed,
+        args.device,
     )
     detections = run_detect(dataset_from(args), args.split, detector, args.out, args.frame_stride)
     print(f"wrote {args.out} ({len(detections)} detections)")
@@ -288,7 +237,8 @@ def cmd_teachers(args: argparse.Namespace) -> int:
 def cmd_tubes(args: argparse.Namespace) -> int:
     from bench.pipeline import run_tubes
 
-    cache = run_tubes(dataset_from(args), args.split, args.detections, args.out, args.t, args.seed)
+    t = resolve_auto(args.t, args.name, "t")
+    cache = run_tubes(dataset_from(args), args.split, args.detections, args.out, t, args.seed)
     print(f"wrote {cache}")
     return 0
 
@@ -300,7 +250,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         arch=args.arch,
         tasks=tuple(args.tasks.split(",")),
-        lam=args.lam,
+        lam=resolve_auto(args.lam, args.dataset, "lam"),
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -337,60 +287,4 @@ def cmd_fuse(args: argparse.Namespace) -> int:
 
     run_fusion(args.object_scores, args.frame_scores, args.out, args.weight)
     print(f"wrote {args.out}")
-    return 0
-
-
-def log_evaluation(args: argparse.Namespace, result: dict) -> None:
-    """One MLflow run per evaluation: the metrics, the metrics JSON and the figures."""
-    from bench import tracking
-
-    params = {
-        "dataset": args.name,
-        "root": args.root,
-        "scores": args.scores,
-        "smooth_sigma": args.smooth_sigma,
-        "normalize": args.normalize,
-    }
-    with tracking.run(
-        "ssmtl-evaluate", f"{args.name}-{args.scores.stem}", params, {"dataset": args.name}
-    ) as mlflow:
-        flat = {k: v for k, v in result.items() if isinstance(v, (int, float))}
-        flat.update(
-            {f"auc_{k}": v for k, v in result.get("auc_by_kind", {}).items() if v is not None}
-        )
-        mlflow.log_metrics(flat)
-        if args.out:
-            mlflow.log_artifact(str(args.out))
-        if args.figures:
-            mlflow.log_artifacts(str(args.figures), artifact_path="figures")
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from bench.metrics.evaluate import check_scores, evaluate, load_frame_scores, load_regions
-
-    dataset = dataset_from(args)
-    scores = load_frame_scores(args.scores)
-    check_scores(dataset, scores, args.scores)
-    regions = load_regions(args.regions) if args.regions else None
-    result = evaluate(
-        dataset,
-        scores,
-        regions,
-        smooth_sigma=args.smooth_sigma,
-        normalize=args.normalize,
-        alpha=args.alpha,
-        beta=args.beta,
-    )
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
-    if args.figures:
-        from bench.report.figures import plot_frame_scores, plot_localization
-
-        plot_frame_scores(dataset, scores, args.figures)
-        if regions is not None:
-            plot_localization(dataset, regions, args.figures)
-    if args.track:
-        log_evaluation(args, result)
-    print_result(result, args.json)
     return 0

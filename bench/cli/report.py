@@ -1,5 +1,6 @@
-"""``ssmtl report``: build the report (the paper's Tables 2-4, the search, the running time, as
-Markdown, CSV, LaTeX and figures) from the metrics folder and the published numbers."""
+"""``ssmtl report``: build the report (the paper's Tables 2-4, the search, the running time, the
+deviations of ``params.yaml`` from the paper, as Markdown, CSV, LaTeX and figures) from the
+metrics folder and the published numbers."""
 
 from __future__ import annotations
 
@@ -34,6 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the Table 4 rows (default: experiments/ablation.yaml)",
     )
     parser.add_argument(
+        "--params",
+        type=Path,
+        default=Path("params.yaml"),
+        help="the configuration whose deviations from the paper the report lists "
+        "(default: params.yaml)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=Path("reports"),
@@ -56,7 +64,9 @@ def handler(args: argparse.Namespace) -> int:
     from bench.report import build_report
 
     try:
-        written = build_report(args.metrics, args.reference, args.ablation, args.out, args.readme)
+        written = build_report(
+            args.metrics, args.reference, args.ablation, args.out, args.readme, args.params
+        )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -106,9 +106,10 @@ def add_search_command(commands: argparse._SubParsersAction) -> None:
     arg(
         "--objective",
         choices=OBJECTIVES,
-        default="joint",
-        help="joint (default, the paper's): eq. (5) on validation, favours small lambda; "
-        "unweighted: lambda = 1 at validation",
+        default="normalized",
+        help="normalized (default): each task's validation loss over its loss at chance, "
+        "averaged, independent of lambda; joint: eq. (5) on validation, the paper's words, "
+        "favours small lambda by construction; unweighted: lambda = 1 at validation",
     )
     arg(
         "--storage",

@@ -1,5 +1,7 @@
 """Evaluation metrics: frame-level AUC (micro/macro), score post-processing, RBDC/TBDC."""
 
+from bench.metrics.bootstrap import frame_auc_intervals, localization_intervals
+from bench.metrics.chance import chance_levels, padded_chance
 from bench.metrics.frame_auc import (
     PAPER_MACRO_CONVENTION,
     average_ranks,
@@ -20,6 +22,10 @@ from bench.metrics.postprocess import (
 )
 
 __all__ = [
+    "chance_levels",
+    "frame_auc_intervals",
+    "localization_intervals",
+    "padded_chance",
     "PAPER_MACRO_CONVENTION",
     "apply_per_video",
     "average_ranks",

@@ -14,7 +14,19 @@ from pathlib import Path
 import numpy as np
 
 from bench.data import DatasetError, VideoDataset
-from bench.metrics import frame_auc_report, postprocess, rbdc_tbdc, roc_auc
+from bench.metrics import (
+    chance_levels,
+    frame_auc_intervals,
+    frame_auc_macro_padded,
+    frame_auc_per_video,
+    frame_auc_report,
+    localization_intervals,
+    padded_chance,
+    postprocess,
+    rbdc_tbdc,
+    roc_auc,
+)
+from bench.metrics.bootstrap import RESAMPLES
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -97,6 +109,25 @@ def auc_by_kind(dataset: VideoDataset, scores: dict[str, np.ndarray]) -> dict[st
     return result
 
 
+def per_video_table(
+    labels: dict[str, np.ndarray], scores: dict[str, np.ndarray]
+) -> dict[str, dict[str, float | int | None]]:
+    """Each test video's frame counts, strict and padded AUC and the padded chance level."""
+    strict = frame_auc_per_video(labels, scores)
+    table = {}
+    for vid in sorted(labels):
+        y = np.asarray(labels[vid]).astype(bool)
+        one = {vid: labels[vid]}
+        table[vid] = {
+            "frames": len(y),
+            "abnormal_frames": int(y.sum()),
+            "auc": strict[vid],
+            "auc_padded": frame_auc_macro_padded(one, {vid: scores[vid]}),
+            "chance_padded": padded_chance(int((~y).sum()), int(y.sum())),
+        }
+    return table
+
+
 def evaluate(
     dataset: VideoDataset,
     scores: dict[str, np.ndarray],
@@ -105,14 +136,30 @@ def evaluate(
     normalize: bool = False,
     alpha: float = 0.1,
     beta: float = 0.1,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
 ) -> dict:
-    """Frame-level AUCs (micro and macro) and, with regions, RBDC and TBDC."""
+    """Frame-level AUCs (micro and macro) and, with regions, RBDC and TBDC; each AUC with the
+    chance level of its convention (``chance``) and, for ``resamples`` > 0, every metric with
+    its bootstrap 95% interval over test videos (``ci95``); and the per-video table."""
     scores = postprocess(scores, sigma=smooth_sigma, normalize=normalize)
-    result = frame_auc_report(dataset.test_labels(), scores)
+    labels = dataset.test_labels()
+    result = frame_auc_report(labels, scores)
+    result["chance"] = chance_levels(labels)
     if all(v.kinds is not None for v in dataset.videos("test")):
         result["auc_by_kind"] = auc_by_kind(dataset, scores)
+    intervals = frame_auc_intervals(labels, scores, resamples, seed) if resamples else {}
     if regions is not None:
-        frames = sum(v.num_frames for v in dataset.videos("test"))
-        localization = rbdc_tbdc(regions, dataset.test_tracks(), frames, alpha=alpha, beta=beta)
+        frames = {v.id: v.num_frames for v in dataset.videos("test")}
+        tracks = dataset.test_tracks()
+        localization = rbdc_tbdc(regions, tracks, sum(frames.values()), alpha=alpha, beta=beta)
         result.update(rbdc=localization["rbdc"], tbdc=localization["tbdc"])
+        if resamples:
+            intervals |= localization_intervals(
+                regions, tracks, frames, alpha, beta, resamples, seed
+            )
+    if resamples:
+        result["ci95"] = intervals
+        result["bootstrap"] = {"resamples": resamples, "seed": seed}
+    result["per_video"] = per_video_table(labels, scores)
     return result

@@ -232,11 +232,10 @@ def profile_label(metrics: MetricsDir, dataset: str, level: str) -> str:
 
 
 def eval_note(result: Loaded) -> str:
-    """The strict macro AUC and the counts of an evaluation, for a table's note column."""
+    """The counts of an evaluation, for a table's note column (the strict macro AUC, which this
+    note used to hold, has columns of its own)."""
     if result.data is None:
         return NA
-    strict = result.num("auc_macro_strict")
-    parts = [f"strict macro {100 * strict:.1f}"] if strict is not None else []
-    parts += [f"{result.data[k]} {k}" for k in ("videos", "frames") if k in result.data]
+    parts = [f"{result.data[k]} {k}" for k in ("videos", "frames") if k in result.data]
     one_class = result.data.get("one_class_videos") or []
     return "; ".join(parts + ([f"{len(one_class)} one-class videos"] if one_class else [])) or NA

@@ -11,7 +11,15 @@ from pathlib import Path
 import pandas as pd
 
 from bench.io import write_text
+from bench.report.evidence import (
+    AT_CHANCE_ACCURACY,
+    SMOKE_MIN_EPOCHS,
+    SMOKE_ONLY,
+    SMOKE_TRAIN_STRIDE,
+    Profile,
+)
 from bench.report.load import DATASETS, NA, NOT_PUBLISHED, MetricsDir, profile_label, read_json
+from bench.report.table4 import T4_AUC_COLUMNS, T4_PROXY_COLUMNS
 
 LATEX_SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -28,13 +36,45 @@ LATEX_SPECIAL = {
     ">": r"\textgreater{}",
     "±": r"$\pm$",
     "—": "---",
+    "⚠": r"\textbf{(!)}",  # pdflatex has no glyph for the warning sign
 }
 KINDS_INTRO = (
     "Each anomaly kind of the synthetic scenes is aimed at one proxy task (wrong direction: T1, "
     "irregular motion: T2, unusual appearance: T3, novel object: T4; "
     "`bench/data/synth/anomalies.py`). AUC of one kind = its frames against all normal frames, "
     "pooled over the test videos. `aimed_kind` says, for a single-task row, whether it is the "
-    "best of the single-task rows of the same source on the kind aimed at its task."
+    "best of the single-task rows of the same source on the kind aimed at its task. A kind's "
+    "chance level is the micro one (its frames pooled against all normal frames)."
+)
+EVIDENCE_TEXT = (
+    "**Conventions.** AUC: frame-level ROC AUC in percent, one decimal. **micro** "
+    "(`auc_micro`) = all test frames pooled, one AUC (the official SSMTL README's Micro-AUC). "
+    "**padded macro** (`auc_macro`, the paper's macro, section 4.1) = each video min-max "
+    "normalised, a normal frame scored 0 and an abnormal frame scored 1 added, then the mean of "
+    "the per-video AUCs: one-class videos count, and the chance level exceeds 50 (68.4 on Ped2, "
+    "whose test videos 08-11 hold no normal frame). **strict macro** (`auc_macro_strict`) = the "
+    "mean of the per-video AUCs over the videos with both classes; chance 50. "
+    "**chance (micro / padded / strict)** = the expected AUC of a random scorer on the same "
+    "labels under each convention (`bench/metrics/chance.py`), read from the evaluation's "
+    "`chance` or its per-video frame counts; micro and strict are 50 by definition wherever "
+    "their AUC is defined, the padded level is never assumed (`not computed` when the file "
+    "lacks it). **95% CI** (`*_ci95`) = percentile bootstrap over test videos (the videos are "
+    "resampled with replacement, `bootstrap` in the file gives the draws and seed); with "
+    "several seeds, the hull of the seeds' intervals. Several seeds: mean ± std (ddof=1); "
+    "`seeds` counts them. Differences: ours - published, percentage points for AUC and "
+    "accuracy."
+)
+FLAGS_TEXT = (
+    "**Flags** (column `flags`, never empty: `none` when nothing was found). `⚠ below "
+    "chance`: an AUC under its chance level. `⚠ 95% CI includes chance`: the AUC is not told "
+    f"apart from a random scorer. `⚠ T1/T2 at chance`: a validation accuracy <= "
+    f"{100 * AT_CHANCE_ACCURACY:.0f}% on these balanced two-class proxy tasks "
+    "(`AT_CHANCE_ACCURACY`). `reduced profile`: fewer epochs than the paper's 30, a training "
+    "or test frame stride > 1, with what was reduced. `not recorded`: what the files do not "
+    "say about the profile. **Smoke runs** (fewer than "
+    f"{SMOKE_MIN_EPOCHS} epochs, or a training frame stride >= {SMOKE_TRAIN_STRIDE}: "
+    "`bench/report/evidence.py`) only check that the pipeline runs: their cells read "
+    f"`{SMOKE_ONLY}` and their numbers are listed only under *Smoke runs*."
 )
 
 
@@ -83,16 +123,17 @@ def write_csv(path: Path, df: pd.DataFrame) -> Path:
 
 
 def ablation_profile(metrics: MetricsDir, dataset: str) -> str:
-    """The ablation's result count and profile(s), e.g. ``ablation: 4 results, profile
-    epochs=2``."""
+    """The ablation's file count, how many are smoke runs, and the profile(s), e.g.
+    ``ablation: 4 files (4 smoke runs), profile epochs=2``."""
     paths = sorted((metrics.root / dataset / "ablation").rglob("*.json"))
     if not paths:
         return "ablation: not run"
-    profiles = {
-        ", ".join(f"{k}={v}" for k, v in (read_json(p).get("profile") or {}).items()) for p in paths
-    }
+    records = [read_json(p).get("profile") or {} for p in paths]
+    profiles = {", ".join(f"{k}={v}" for k, v in r.items()) for r in records}
     listed = " | ".join(sorted(profiles)) or "not recorded"
-    return f"ablation: {len(paths)} results, profile {listed}"
+    smoke = sum(Profile.of(r).smoke for r in records)
+    kinds = f"{len(paths) - smoke} results, {smoke} smoke runs"
+    return f"ablation: {len(paths)} files ({kinds}), profile {listed}"
 
 
 def header(metrics: MetricsDir, reference_csv: Path) -> str:
@@ -117,14 +158,14 @@ def header(metrics: MetricsDir, reference_csv: Path) -> str:
             "",
             f"Not run: {not_run}.",
             "",
-            "AUC: frame-level ROC AUC in percent, one decimal. **micro** = all test frames pooled, "
-            "one AUC; **macro** = mean of per-video AUCs, the paper's convention "
-            "(the padded variant of `bench/metrics/frame_auc.py`). "
-            "Several seeds: mean ± std (ddof=1). Differences: ours "
-            "- published, percentage points for AUC and accuracy. "
+            EVIDENCE_TEXT,
+            "",
+            FLAGS_TEXT,
+            "",
             f"`{NA}` = not applicable; `not run: ...` = our pipeline has not produced the number "
-            f"(and why); `{NOT_PUBLISHED}` = the source gives none. The `source` columns name "
-            "where each number comes from.",
+            f"(and why); `not computed ...` = the file lacks it (the key is named); "
+            f"`{NOT_PUBLISHED}` = the source gives none. The `source` columns name where each "
+            "number comes from.",
         ]
     )
 
@@ -144,6 +185,43 @@ def images(paths: Sequence[Path], out_dir: Path) -> str:
     return "\n\n".join(f"![{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in paths)
 
 
+def markdown_by_run(df: pd.DataFrame) -> str:
+    """One Markdown table per (dataset, level) of the per-video table."""
+    parts = [
+        f"### {dataset}, {level}\n\n{markdown_table(group.drop(columns=['dataset', 'level']))}"
+        for (dataset, level), group in df.groupby(["dataset", "level"], sort=False)
+    ]
+    return "\n\n".join(parts) or "(none)"
+
+
+def table4_text(t4: pd.DataFrame) -> str:
+    """Table 4 in two parts per dataset (it is too wide for one): the proxy tasks, the AUC."""
+    parts = []
+    for dataset, group in t4.groupby("dataset", sort=False):
+        parts.append(f"### {dataset}: proxy tasks (validation)\n\n")
+        parts[-1] += markdown_table(group[T4_PROXY_COLUMNS])
+        parts.append(f"### {dataset}: frame AUC\n\n" + markdown_table(group[T4_AUC_COLUMNS]))
+    return "\n\n".join(parts) or "(none)"
+
+
+DEVIATIONS_INTRO = (
+    "Generated from `params.yaml` (the configuration `dvc repro` runs now) against "
+    "`bench/paper.py`; the reasons are kept in `bench/report/deviations.py`. The metrics of a "
+    "dataset run under other params (a `dvc exp`) carry their own profile: see the list above "
+    "and each table's `flags`."
+)
+SMOKE_INTRO = (
+    "These runs check that the pipeline runs end to end (fewer than "
+    f"{SMOKE_MIN_EPOCHS} epochs, or a training frame stride >= {SMOKE_TRAIN_STRIDE}). Their "
+    "numbers are **not results**: no other table shows them."
+)
+PER_VIDEO_INTRO = (
+    "Each test video of each pipeline level: `auc_strict` (`—` for a one-class video), "
+    "`auc_padded` and its chance level `chance_padded`. The padded macro AUC is the mean of "
+    "`auc_padded`."
+)
+
+
 def page(
     head: str,
     tables: dict[str, pd.DataFrame],
@@ -153,23 +231,32 @@ def page(
 ) -> str:
     """The text of ``README.md``: the header, then one section per table (``tables`` keyed as
     the CSV files), the report's figures under their tables, the links to every figure folder."""
-    t4 = markdown_by(tables["table4"], "dataset")
+    t4 = table4_text(tables["table4"])
     t4 += ("\n\n" + images(ablation_png, out_dir)) if ablation_png else ""
     kinds = tables["kinds"]
     if len(kinds):
         kinds_text = markdown_table(kinds)
     else:
-        kinds_text = "not run: no metrics/synthetic/ with AUC per kind"
+        kinds_text = "not run: no metrics/synthetic/ with AUC per kind (or only smoke runs)"
     search = markdown_table(tables["search"])
     search += "\n\n### Trials\n\n" + markdown_by(tables["search_trials"], "dataset")
     search += ("\n\n" + images(search_png, out_dir)) if search_png else ""
     sections = [
         head,
+        "## Deviations from the paper\n\n"
+        + DEVIATIONS_INTRO
+        + "\n\n"
+        + markdown_table(tables["deviations"]),
         "## Table 2: frame-level AUC (object level, frame level, late fusion)\n\n"
         + markdown_by(tables["table2"], "dataset"),
         "## Table 3: Ped2, AUC, RBDC and TBDC\n\n" + markdown_table(tables["table3"]),
         "## Table 4: ablation (architectures x proxy tasks)\n\n" + t4,
         "## AUC per anomaly kind (synthetic scenes)\n\n" + KINDS_INTRO + "\n\n" + kinds_text,
+        "## Per-video AUC\n\n" + PER_VIDEO_INTRO + "\n\n" + markdown_by_run(tables["per_video"]),
+        "## Smoke runs (pipeline checks, not results)\n\n"
+        + SMOKE_INTRO
+        + "\n\n"
+        + markdown_table(tables["smoke"]),
         "## Search of t and lambda\n\n" + search,
         "## Running time (FPS)\n\n" + markdown_table(tables["fps"]),
         "## Figures\n\n" + figure_links(out_dir / "figures", out_dir),

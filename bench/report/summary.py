@@ -1,5 +1,6 @@
-"""The headline results (the README's table): every level of every dataset that was run, next to
-the frame-difference baseline, with the profile that produced each row.
+"""The headline results (the README's table): every level of every dataset that was run (Table 2's
+levels, section 3.5), next to the frame-difference baseline, with the profile that produced each
+row, its seed count, each AUC's 95% interval and chance level, and its flags.
 
 ``ssmtl report`` writes it as ``reports/summary.md`` and, with ``--readme``, copies it between
 the README's results markers, so the README's numbers are regenerated, never typed.
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report.load import DATASETS, NA, MetricsDir, profile_label
+from bench.report.evidence import CHANCE_COLUMN, NOT_COMPUTED
+from bench.report.levels import Level, load_level
+from bench.report.load import DATASETS, NA, MetricsDir, is_number, profile_label
 
 README_BEGIN = "<!-- results:begin (written by `ssmtl report` from reports/; do not edit) -->"
 README_END = "<!-- results:end -->"
@@ -22,26 +25,70 @@ LEVELS = {
     "late_fusion.json": ("late fusion", "late_fusion"),
     "frame_diff.json": ("frame-difference baseline (no training)", None),
 }
-COLUMNS = ["dataset", "run", "micro AUC", "macro AUC padded / strict", "RBDC", "TBDC", "profile"]
+COLUMNS = [
+    "dataset",
+    "run",
+    "micro AUC",
+    "micro 95% CI",
+    "macro AUC padded / strict",
+    "macro 95% CI padded / strict",
+    CHANCE_COLUMN,
+    "RBDC",
+    "TBDC",
+    "RBDC / TBDC 95% CI",
+    "seeds",
+    "profile",
+    "flags",
+]
+
+
+def cells(run: Level, key: str) -> tuple[str, str]:
+    """A metric in percent and its 95% interval; ``—`` for a metric the file does not have
+    (RBDC/TBDC of a level without regions); a smoke run's read so (its numbers are not
+    results)."""
+    if run.result.num(key) is None:
+        return NA, NA
+    value, ci = run.cells(key)
+    # The README's table stays short: the report's tables name the file a key is missing from.
+    return value, NOT_COMPUTED if ci.startswith(NOT_COMPUTED) else ci
+
+
+def pair(first: str, second: str) -> str:
+    """``a / b``, or ``a`` alone when both say the same words (a smoke run's cells)."""
+    return first if first == second and not is_number(first) else f"{first} / {second}"
 
 
 def summary_table(metrics: MetricsDir) -> pd.DataFrame:
     """One row per dataset and level with a metrics file; AUC, RBDC and TBDC in percent."""
     rows = []
     for dataset in DATASETS:
-        for name, (run, level) in LEVELS.items():
-            result = metrics.load(dataset, name)
-            if result.data is None:
+        for name, (title, level) in LEVELS.items():
+            run = load_level(metrics, dataset, name)
+            if not run.ran:
                 continue
-
-            def cell(key: str, result=result) -> str:
-                return result.pct(key) if result.num(key) is not None else NA
-
-            macro = f"{cell('auc_macro_padded')} / {cell('auc_macro_strict')}"
+            (micro, micro_ci), padded, strict, rbdc, tbdc = (
+                cells(run, k)
+                for k in ("auc_micro", "auc_macro_padded", "auc_macro_strict", "rbdc", "tbdc")
+            )
             profile = profile_label(metrics, dataset, level) if level else "ours (no training)"
             profile = profile.removeprefix("ours (").removesuffix(")")
+            keys = ("auc_micro", "auc_macro_padded", "auc_macro_strict", "rbdc", "tbdc")
             rows.append(
-                [dataset, run, cell("auc_micro"), macro, cell("rbdc"), cell("tbdc"), profile]
+                [
+                    dataset,
+                    title,
+                    micro,
+                    micro_ci,
+                    pair(padded[0], strict[0]),
+                    pair(padded[1], strict[1]),
+                    run.chance(),
+                    rbdc[0],
+                    tbdc[0],
+                    pair(rbdc[1], tbdc[1]),
+                    run.seeds,
+                    profile,
+                    run.flags(keys),
+                ]
             )
     return pd.DataFrame(rows, columns=COLUMNS)
 

@@ -1,6 +1,8 @@
 """The paper's Table 4 (the ablation: architectures x proxy tasks, validation accuracy/MAE and
-AUC), mean ± std over seeds next to the published numbers; and the table of AUC per anomaly
-kind of the synthetic scenes (our single-task experiment, which the paper has no table for)."""
+AUC), mean ± std over seeds next to the published numbers, each AUC with its chance level and
+95% interval, and flags: a proxy task at chance, an AUC below chance, a reduced profile. Smoke
+runs (:mod:`bench.report.evidence`) are no results: a row with only smoke runs says so, and
+their numbers go to the smoke section."""
 
 from __future__ import annotations
 
@@ -12,7 +14,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from bench.data.synth import AIMED_TASK, KIND_NAMES
+from bench.paper import dataset_settings
+from bench.report.evidence import (
+    CHANCE_COLUMN,
+    SMOKE_ONLY,
+    Profile,
+    accuracy_flags,
+    auc_flags,
+    chance_cell,
+    chance_levels,
+    hull_cell,
+    interval,
+    joined,
+    smoke_row,
+    unchecked,
+)
 from bench.report.load import (
     DATASETS,
     NA,
@@ -21,7 +37,6 @@ from bench.report.load import (
     number,
     published_cell,
     select,
-    tasks_label,
 )
 
 if TYPE_CHECKING:
@@ -49,7 +64,10 @@ T4_METRICS = (
     Metric("val_mae_T4", "val", "mae_distill", 1.0, 4, "T4", "val_mae_T4", ""),
     Metric("auc_micro", "eval", "auc_micro", 100.0, 1, None, "frame_auc", "micro"),
     Metric("auc_macro", "eval", "auc_macro", 100.0, 1, None, "frame_auc", "macro"),
+    # The paper publishes no strict macro AUC: its published cell reads so.
+    Metric("auc_macro_strict", "eval", "auc_macro_strict", 100.0, 1, None, "frame_auc", "strict"),
 )
+AUC_METRICS = ("auc_micro", "auc_macro", "auc_macro_strict")
 T4_COLUMNS = [
     "row",
     "dataset",
@@ -58,8 +76,26 @@ T4_COLUMNS = [
     "level",
     "seeds",
     *[f"{m.name}_{k}" for m in T4_METRICS for k in ("ours", "published", "diff")],
+    *[f"{k}_ci95" for k in AUC_METRICS],
+    CHANCE_COLUMN,
+    "flags",
     "published_source",
 ]
+#: Table 4 is wide: the page shows it in two parts, the proxy tasks and the AUC.
+T4_KEY_COLUMNS = ["row", "arch", "tasks", "level", "seeds"]
+T4_PROXY_COLUMNS = [
+    *T4_KEY_COLUMNS,
+    *[f"{m.name}_{k}" for m in T4_METRICS if m.task for k in ("ours", "published", "diff")],
+    "flags",
+]
+T4_AUC_COLUMNS = [
+    *T4_KEY_COLUMNS,
+    *[f"{k}_{c}" for k in AUC_METRICS for c in ("ours", "ci95", "published", "diff")],
+    CHANCE_COLUMN,
+    "flags",
+    "published_source",
+]
+SWEEP_SOURCE = "Table 4 sweep"
 
 
 @dataclass(frozen=True)
@@ -111,9 +147,16 @@ def t4_published(ref: pd.DataFrame, dataset: str, spec: Row, metric: Metric) -> 
 
 
 def t4_cells(
-    ref: pd.DataFrame, dataset: str, spec: Row, stats: dict[str, Stat], ran: bool, label: str
+    ref: pd.DataFrame,
+    dataset: str,
+    spec: Row,
+    stats: dict[str, Stat],
+    ran: bool | str,
+    label: str,
 ) -> tuple[list[str], set[str]]:
-    """Ours, published and the difference for every metric of a row; the published sources."""
+    """Ours, published and the difference for every metric of a row; the published sources.
+    ``ran``: whether the row has results, or :data:`SMOKE_ONLY` when its only runs are smoke
+    runs."""
     cells, sources = [], set()
     for metric in T4_METRICS:
         if metric.task and metric.task not in spec.tasks:
@@ -125,6 +168,8 @@ def t4_cells(
         stat = stats.get(metric.name)
         if stat:
             ours = stat.format(metric.decimals)
+        elif ran == SMOKE_ONLY:
+            ours = SMOKE_ONLY
         elif ran:
             ours = f"not computed: no {metric.section}.{metric.key} in {label}"
         else:
@@ -140,139 +185,115 @@ def t4_datasets(ref: pd.DataFrame, metrics: MetricsDir) -> list[str]:
     return [d for d in DATASETS if d in published or (metrics.root / d / "ablation").is_dir()]
 
 
-def seeds_cell(metrics: MetricsDir, dataset: str, records: list[dict[str, Any]], label: str) -> str:
-    """How many seeds (and which), or why there are none."""
+def seeds_cell(
+    metrics: MetricsDir,
+    dataset: str,
+    records: list[dict[str, Any]],
+    smokes: list[dict[str, Any]],
+    label: str,
+) -> str:
+    """How many seeds (and which), the smoke runs kept apart, or why there are none."""
     if records:
-        return f"{len(records)} (seeds {', '.join(str(r['seed']) for r in records)})"
-    return f"not run: no {label}" if metrics.ran(dataset) else metrics.not_run(dataset)
+        cell = f"{len(records)} (seeds {', '.join(str(r['seed']) for r in records)})"
+    elif smokes:
+        cell = "no result"
+    else:
+        return f"not run: no {label}" if metrics.ran(dataset) else metrics.not_run(dataset)
+    if smokes:
+        seeds = ", ".join(str(r["seed"]) for r in smokes)
+        runs = "smoke run" if len(smokes) == 1 else "smoke runs"
+        cell += f"; {len(smokes)} {runs} (seed {seeds}) under Smoke runs"
+    return cell
+
+
+def is_smoke(record: dict[str, Any]) -> bool:
+    return Profile.of(record.get("profile")).smoke
+
+
+def evidence_cells(records: list[dict[str, Any]], stats: dict[str, Stat]) -> list[str]:
+    """The 95% intervals (one seed: its own; several: the hull) and the chance level."""
+    evals = [r.get("eval") for r in records]
+    label = records[0]["label"].rsplit("-s", 1)[0] + "-s*.json"
+    cis = [hull_cell(evals, k, label) if k in stats else NA for k in AUC_METRICS]
+    chances = {chance_cell(chance_levels(r.get("eval"), r["label"]), r["label"]) for r in records}
+    return [*cis, " | ".join(sorted(chances))]
+
+
+def row_flags(
+    dataset: str, spec: Row, records: list[dict[str, Any]], stats: dict[str, Stat]
+) -> str:
+    """A proxy task at chance, an AUC below chance (or its interval holding chance), the
+    profile's reductions; on the seeds' mean."""
+    accs = {
+        t: stats[name].mean / 100 if name in stats else None
+        for t, name in (("T1", "val_acc_T1"), ("T2", "val_acc_T2"))
+        if t in spec.tasks
+    }
+    first = records[0]
+    levels = chance_levels(first.get("eval"), first["label"])
+    values = {k: stats[k].mean / 100 if k in stats else None for k in AUC_METRICS}
+    intervals = {}
+    if len(records) == 1:
+        intervals = {k: interval(first.get("eval"), k, first["label"]) for k in AUC_METRICS}
+    flags = accuracy_flags(accs) + auc_flags(values, levels, intervals) + unchecked(levels)
+    profiles = [Profile.of(r.get("profile")).flags() for r in records]
+    flags += list(dict.fromkeys(f for p in profiles for f in p))
+    return joined(flags + hyperparameter_flags(dataset, records))
+
+
+def hyperparameter_flags(dataset: str, records: list[dict[str, Any]]) -> list[str]:
+    """t and lambda of the runs when they are not the paper's for the dataset (section 4.2; a
+    sweep may take our search's best instead)."""
+    paper = dataset_settings(dataset)
+    used = {(r.get("t"), r.get("lam")) for r in records}
+    return [
+        f"t={t}, lambda={lam} (paper: t={paper['t']}, lambda={paper['lam']})"
+        for t, lam in sorted(used, key=str)
+        if (t, lam) != (paper["t"], paper["lam"]) and t is not None and lam is not None
+    ]
 
 
 def table4(
     ref: pd.DataFrame, metrics: MetricsDir, specs: Mapping[str, Row]
-) -> tuple[pd.DataFrame, dict[str, dict[str, dict[str, Stat]]]]:
-    """Table 4: every ablation row x dataset; also returns the statistics (dataset -> row ->
-    metric)."""
-    rows, all_stats = [], {}
+) -> tuple[pd.DataFrame, dict[str, dict[str, dict[str, Stat]]], list[list[str]]]:
+    """Table 4: every ablation row x dataset; also returns the statistics of the results
+    (dataset -> row -> metric; smoke runs left out) and the smoke section's rows."""
+    rows, all_stats, smoke = [], {}, []
     for dataset in t4_datasets(ref, metrics):
         found = metrics.ablation(dataset, specs) if metrics.ran(dataset) else {}
-        all_stats[dataset] = {row: ablation_stats(found[row]) for row in specs if row in found}
+        all_stats[dataset] = {}
         for row, spec in specs.items():
-            records = found.get(row, [])
+            records = [r for r in found.get(row, []) if not is_smoke(r)]
+            smokes = [r for r in found.get(row, []) if is_smoke(r)]
+            smoke += [
+                smoke_row(
+                    dataset,
+                    SWEEP_SOURCE,
+                    row,
+                    r["seed"],
+                    Profile.of(r.get("profile")),
+                    r.get("eval"),
+                    r.get("val"),
+                    r["label"],
+                )
+                for r in smokes
+            ]
             label = metrics.label(dataset, "ablation", "**", f"{row}-s*.json")
-            seeds = seeds_cell(metrics, dataset, records, label)
-            stats = all_stats[dataset].get(row, {})
-            cells, sources = t4_cells(ref, dataset, spec, stats, bool(records), label)
+            seeds = seeds_cell(metrics, dataset, records, smokes, label)
+            stats = ablation_stats(records) if records else {}
+            if stats:
+                all_stats[dataset][row] = stats
+            ran = bool(records) or (SMOKE_ONLY if smokes else False)
+            cells, sources = t4_cells(ref, dataset, spec, stats, ran, label)
+            if records:
+                extra = [*evidence_cells(records, stats), row_flags(dataset, spec, records, stats)]
+            elif smokes:
+                why = ", ".join(Profile.of(smokes[0].get("profile")).smoke_why())
+                extra = [NA] * 4 + [f"{SMOKE_ONLY}: {why}; its numbers are under Smoke runs"]
+            else:
+                extra = [NA] * 4 + ["not run"]
             source = "; ".join(sorted(sources)) or NA
             tasks = "+".join(spec.tasks)
-            rows.append([row, dataset, spec.arch, tasks, spec.level, seeds, *cells, source])
-    return pd.DataFrame(rows, columns=T4_COLUMNS), all_stats
-
-
-# --- AUC per anomaly kind (synthetic scenes) ---------------------------------------------------
-
-KIND_FOLDERS = {
-    "object_level.json": "pipeline (object level)",
-    "ablation": "Table 4 sweep",
-    "single_task": "single-task experiment",
-}
-KINDS_COLUMNS = [
-    "dataset",
-    "source",
-    "row",
-    "tasks",
-    "profile",
-    "auc_micro",
-    "auc_macro",
-    *[f"auc_{k}" for k in KIND_NAMES],
-    "aimed_kind",
-]
-
-
-def profile_text(profile: Mapping[str, Any] | None) -> str:
-    """The profile of an ablation result: its epochs and frame strides."""
-    keys = ("epochs", "train_frame_stride", "test_frame_stride")
-    text = ", ".join(f"{k}={profile[k]}" for k in keys if profile and k in profile)
-    return text or "not recorded"
-
-
-def kind_cells(by_kind: Mapping[str, Any]) -> list[str]:
-    """The AUC of each anomaly kind in percent, or why there is none."""
-    return [
-        f"{100 * by_kind[k]:.1f}" if by_kind.get(k) is not None else "no such frames"
-        for k in KIND_NAMES
-    ]
-
-
-def aimed_verdict(
-    row_tasks: Sequence[str], by_kind: Mapping[str, Any], peers: list[Mapping[str, Any]]
-) -> str:
-    """For a single-task row: is it the best single-task row on the kind aimed at its task?"""
-    if len(row_tasks) != 1:
-        return NA
-    kind = next(k for k, task in AIMED_TASK.items() if task == row_tasks[0])
-    ours = by_kind.get(kind)
-    others = [p.get(kind) for p in peers]
-    if ours is None or any(v is None for v in others):
-        return f"{kind}: not computed"
-    best = ours >= max(others, default=ours)
-    return f"{kind}: {'best' if best else 'not best'} of the single-task rows"
-
-
-def pipeline_kinds(metrics: MetricsDir, dataset: str) -> list[list[str]]:
-    """The pipeline model's row of the kinds table, if its evaluation has AUC per kind."""
-    pipeline = metrics.load(dataset, "object_level.json")
-    if not (pipeline.data and pipeline.data.get("auc_by_kind")):
-        return []
-    train = metrics.load(dataset, "train_object_level.json")
-    config = (train.data or {}).get("config") or {}
-    tasks = tasks_label(config.get("tasks", [])) or "not recorded"
-    aucs = [pipeline.pct("auc_micro"), pipeline.pct("auc_macro")]
-    profile = f"epochs={config.get('epochs', '?')}"
-    source = KIND_FOLDERS["object_level.json"]
-    by_kind = kind_cells(pipeline.data["auc_by_kind"])
-    return [[dataset, source, "pipeline", tasks, profile, *aucs, *by_kind, NA]]
-
-
-def ablation_kinds(
-    metrics: MetricsDir, dataset: str, specs: Mapping[str, Row], folder: str
-) -> list[list[str]]:
-    """The rows of an ablation folder (lowest seed of each) whose evaluation has AUC per kind."""
-    found = metrics.ablation(dataset, specs, folder) if metrics.ran(dataset) else {}
-    records = {
-        row: found[row][0]
-        for row in specs
-        if row in found and found[row][0]["eval"].get("auc_by_kind")
-    }
-    single = [r["eval"]["auc_by_kind"] for r in records.values() if len(r["tasks"]) == 1]
-    rows = []
-    for row, record in records.items():
-        by_kind, tasks = record["eval"]["auc_by_kind"], record["tasks"]
-        peers = [k for k in single if k is not by_kind]
-        aucs = [f"{100 * record['eval'][k]:.1f}" for k in ("auc_micro", "auc_macro")]
-        profile = profile_text(record.get("profile"))
-        rows.append(
-            [
-                dataset,
-                KIND_FOLDERS[folder],
-                row,
-                "+".join(tasks),
-                profile,
-                *aucs,
-                *kind_cells(by_kind),
-                aimed_verdict(tasks, by_kind, peers),
-            ]
-        )
-    return rows
-
-
-def kinds_table(metrics: MetricsDir, specs: Mapping[str, Row]) -> pd.DataFrame:
-    """AUC per anomaly kind (synthetic scenes, each kind against all normal frames) of the
-    pipeline's model and of every ablation and single-task row, with the verdict the issue asks
-    for: is each single-task row best on the kind aimed at its task (:data:`AIMED_TASK`)?
-    With several seeds a row shows its lowest seed."""
-    rows = []
-    for dataset in DATASETS:
-        rows += pipeline_kinds(metrics, dataset)
-        for folder in ("ablation", "single_task"):
-            rows += ablation_kinds(metrics, dataset, specs, folder)
-    return pd.DataFrame(rows, columns=KINDS_COLUMNS)
+            head = [row, dataset, spec.arch, tasks, spec.level, seeds]
+            rows.append([*head, *cells, *extra, source])
+    return pd.DataFrame(rows, columns=T4_COLUMNS), all_stats, smoke

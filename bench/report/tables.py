@@ -10,6 +10,8 @@ from typing import Any
 import pandas as pd
 
 from bench.paper import LAMBDA, LAMBDA_GRID, RUNNING_TIME, T_GRID, T
+from bench.report.evidence import CHANCE_COLUMN, published_flags
+from bench.report.levels import Level, dataset_chance, load_level
 from bench.report.load import (
     DATASETS,
     LEVEL_FILES,
@@ -39,64 +41,87 @@ PAPER_SEARCH_NOTE = (
 
 # --- Table 2 -----------------------------------------------------------------------------------
 
+#: Our AUC columns: the value, then its bootstrap 95% interval.
+AUC_COLUMNS = [c for k in ("auc_micro", "auc_macro", "auc_macro_strict") for c in (k, f"{k}_ci95")]
 T2_COLUMNS = [
     "dataset",
     "level",
     "method",
     "source",
-    "auc_micro",
-    "auc_macro",
+    "seeds",
+    *AUC_COLUMNS,
+    CHANCE_COLUMN,
     "auc_as_published",
+    "flags",
     "note",
 ]
 
 
-def t2_prior(ref: pd.DataFrame, dataset: str) -> list[list[str]]:
+def t2_prior(ref: pd.DataFrame, dataset: str, chance: tuple[str, dict]) -> list[list[str]]:
     """The prior methods' rows of Table 2, their AUC as published (averaging unknown)."""
     rows = select(ref, table="2", dataset=dataset, metric="frame_auc")
     rows = rows[rows["method"] != "SSMTL"]
-    return [
-        [dataset, NA, r.method, r.source, NA, NA, r.value or NOT_PUBLISHED, r.note or NA]
-        for r in rows.itertuples()
-    ]
+    out = []
+    for r in rows.itertuples():
+        value = r.value or NOT_PUBLISHED
+        flags = published_flags({"as_published": value}, chance[1])
+        out.append(
+            [dataset, NA, r.method, r.source, NOT_PUBLISHED, *[NA] * 6, chance[0], value]
+            + [flags, r.note or NA]
+        )
+    return out
 
 
-def t2_ssmtl_published(ref: pd.DataFrame, dataset: str, level: str) -> list[list[str]]:
+def t2_ssmtl_published(
+    ref: pd.DataFrame, dataset: str, level: str, chance: tuple[str, dict]
+) -> list[list[str]]:
     """SSMTL's published micro and macro AUC, one row per source (paper, official README)."""
     rows = select(ref, dataset=dataset, method="SSMTL", level=level, metric="frame_auc")
     rows = rows[rows["table"].isin(["2", "readme"])]
     out = []
     for source, group in rows.groupby("source", sort=False):
         first = group.iloc[0]
-        cells = [published_cell(group[group["averaging"] == a]) for a in ("micro", "macro")]
+        micro, macro = (published_cell(group[group["averaging"] == a]) for a in ("micro", "macro"))
         arch_tasks = f"{first['arch']}, {first['tasks']}"
         note = "; ".join(x for x in (arch_tasks, *group["note"].unique()) if x)
-        out.append([dataset, level, "SSMTL (published)", source, *cells, NA, note])
+        aucs = [micro, NOT_PUBLISHED, macro, NOT_PUBLISHED, NOT_PUBLISHED, NOT_PUBLISHED]
+        flags = published_flags({"auc_micro": micro, "auc_macro": macro}, chance[1])
+        method = "SSMTL (published)"
+        out.append(
+            [dataset, level, method, source, NOT_PUBLISHED, *aucs, chance[0], NA, flags, note]
+        )
     return out
+
+
+def ours_cells(level: Level) -> list[str]:
+    """Our micro, padded and strict macro AUC, each followed by its 95% interval."""
+    return [c for k in ("auc_micro", "auc_macro", "auc_macro_strict") for c in level.cells(k)]
 
 
 def t2_ours(metrics: MetricsDir, dataset: str) -> list[list[str]]:
     """Our AUC per level, then the frame-difference baseline."""
     out = []
     for level, name in LEVEL_FILES.items():
-        result = metrics.load(dataset, name)
+        run = load_level(metrics, dataset, name)
         source = profile_label(metrics, dataset, level)
-        aucs = [result.pct("auc_micro"), result.pct("auc_macro")]
-        out.append([dataset, level, "SSMTL (ours)", source, *aucs, NA, eval_note(result)])
-    baseline = metrics.load(dataset, "frame_diff.json")
+        head = [dataset, level, "SSMTL (ours)", source, run.seeds]
+        out.append([*head, *ours_cells(run), run.chance(), NA, run.flags(), eval_note(run.result)])
+    run = load_level(metrics, dataset, "frame_diff.json")
     method = "frame-difference baseline (ours, no training)"
-    aucs = [baseline.pct("auc_micro"), baseline.pct("auc_macro")]
-    out.append([dataset, NA, method, "ours", *aucs, NA, eval_note(baseline)])
+    head = [dataset, NA, method, "ours", run.seeds]
+    out.append([*head, *ours_cells(run), run.chance(), NA, run.flags(), eval_note(run.result)])
     return out
 
 
 def table2(ref: pd.DataFrame, metrics: MetricsDir) -> pd.DataFrame:
-    """Table 2: frame-level AUC per dataset and level: prior methods, SSMTL as published, ours."""
+    """Table 2: frame-level AUC per dataset and level: prior methods, SSMTL as published, ours;
+    every AUC with its chance level, 95% interval (ours), seed count and flags."""
     rows: list[list[str]] = []
     for dataset in DATASETS:
-        rows += t2_prior(ref, dataset)
+        chance = dataset_chance(metrics, dataset)
+        rows += t2_prior(ref, dataset, chance)
         for level in LEVEL_FILES:
-            rows += t2_ssmtl_published(ref, dataset, level)
+            rows += t2_ssmtl_published(ref, dataset, level, chance)
         rows += t2_ours(metrics, dataset)
     return pd.DataFrame(rows, columns=T2_COLUMNS)
 
@@ -107,11 +132,20 @@ T3_COLUMNS = [
     "method",
     "level",
     "source",
+    "seeds",
     "auc_micro",
+    "auc_micro_ci95",
     "auc_macro",
+    "auc_macro_ci95",
+    "auc_macro_strict",
+    "auc_macro_strict_ci95",
     "auc_as_published",
     "rbdc",
+    "rbdc_ci95",
     "tbdc",
+    "tbdc_ci95",
+    CHANCE_COLUMN,
+    "flags",
     "note",
 ]
 T3_KEYS = (
@@ -121,9 +155,11 @@ T3_KEYS = (
     ("rbdc", ""),
     ("tbdc", ""),
 )
+#: Where the published cells (in T3_KEYS order) go among T3_COLUMNS' metric columns.
+T3_PUBLISHED = ("auc_micro", "auc_macro", "auc_as_published", "rbdc", "tbdc")
 
 
-def t3_published(ref: pd.DataFrame) -> list[list[str]]:
+def t3_published(ref: pd.DataFrame, chance: tuple[str, dict]) -> list[list[str]]:
     """The published rows of Table 3 (and the official README's), one per source and method."""
     rows = select(ref, dataset="ped2")
     rows = rows[rows["table"].isin(["3", "readme"])]
@@ -139,37 +175,56 @@ def t3_published(ref: pd.DataFrame) -> list[list[str]]:
             else NA
             for k in keys
         ]
+        by_column = dict(zip(T3_PUBLISHED, cells, strict=True))
+        metric_cells = [
+            by_column.get(c, NOT_PUBLISHED if ssmtl or c.endswith("_ci95") else NA)
+            for c in T3_COLUMNS[4:15]
+        ]
+        checked = {"auc_micro": cells[0], "auc_macro": cells[1], "as_published": cells[2]}
+        flags = published_flags(checked, chance[1])
         note = "; ".join(x for x in group["note"].unique() if x) or NA
         name = "SSMTL (published)" if ssmtl else method
-        out.append([name, group["level"].iloc[0] or NA, source, *cells, note])
+        level = group["level"].iloc[0] or NA
+        out.append([name, level, source, NOT_PUBLISHED, *metric_cells, chance[0], flags, note])
     return out
 
 
-def t3_ours(result: Loaded, source: str) -> list[str]:
+def t3_ours(run: Level, source: str) -> list[str]:
     """Our object-level row of Table 3."""
-    cells = [result.pct(k) for k in ("auc_micro", "auc_macro")] + [NA]
-    cells += [result.pct(k) for k in ("rbdc", "tbdc")]
-    return ["SSMTL (ours)", "object", source, *cells, eval_note(result)]
+    cells = ours_cells(run) + [NA, *run.cells("rbdc"), *run.cells("tbdc")]
+    keys = ("auc_micro", "auc_macro", "auc_macro_strict", "rbdc", "tbdc")
+    flags = run.flags(keys)
+    return [
+        "SSMTL (ours)",
+        "object",
+        source,
+        run.seeds,
+        *cells,
+        run.chance(),
+        flags,
+        eval_note(run.result),
+    ]
 
 
-def t3_difference(result: Loaded, published: list[str]) -> list[str]:
+def t3_difference(run: Level, published: list[str]) -> list[str]:
     """Ours - published in percentage points, against one published row."""
+    pub = dict(zip(T3_COLUMNS, published, strict=True))
     cells = []
-    keys = ("auc_micro", "auc_macro", None, "rbdc", "tbdc")  # the columns after the source
-    for key, pub in zip(keys, published[3:8], strict=True):
-        ours = result.num(key) if key and result.data is not None else None
-        known = ours is not None and is_number(pub)
-        cells.append(f"{100 * ours - float(pub):+.1f}" if known else NA)
-    return ["ours - published (pp)", "object", f"against {published[2]}", *cells, NA]
+    for column in T3_COLUMNS[4:15]:
+        ours = run.result.num(column) if column in T3_PUBLISHED and run.ran else None
+        known = ours is not None and not run.smoke and is_number(pub[column])
+        cells.append(f"{100 * ours - float(pub[column]):+.1f}" if known else NA)
+    return ["ours - published (pp)", "object", f"against {pub['source']}", NA, *cells, NA, NA, NA]
 
 
 def table3(ref: pd.DataFrame, metrics: MetricsDir) -> pd.DataFrame:
-    """Table 3: Ped2 AUC, RBDC and TBDC, published against ours at object level."""
-    published = t3_published(ref)
-    result = metrics.load("ped2", "object_level.json")
-    rows = [*published, t3_ours(result, profile_label(metrics, "ped2", "object"))]
+    """Table 3: Ped2 AUC, RBDC and TBDC, published against ours at object level, with chance
+    levels, 95% intervals, seed count and flags."""
+    published = t3_published(ref, dataset_chance(metrics, "ped2"))
+    run = load_level(metrics, "ped2", "object_level.json")
+    rows = [*published, t3_ours(run, profile_label(metrics, "ped2", "object"))]
     readme = [r for r in published if r[0] == "SSMTL (published)" and "README" in r[2]]
-    rows += [t3_difference(result, readme[0])] if readme else []
+    rows += [t3_difference(run, readme[0])] if readme else []
     return pd.DataFrame(rows, columns=T3_COLUMNS)
 
 

@@ -13,7 +13,7 @@ The paper gives neither the map resolution nor the filter sizes; they are parame
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
@@ -30,6 +30,17 @@ class MapConfig:
     map_scale: int = 4  # the map is this many times smaller than the frame
     mean_filter: tuple[int, int, int] = (3, 5, 5)  # 3D mean filter (frames, map pixels, map pixels)
     sigma: float = 3.0  # temporal Gaussian filter on frame scores, in frames
+
+    def at_stride(self, stride: int) -> MapConfig:
+        """The same filters for frame scores of every ``stride``-th frame: the temporal mean
+        filter and the Gaussian keep their length in frames of the video (a mean filter shorter
+        than the stride becomes one kept frame), so a subsampled evaluation smooths over the
+        same stretch of time as the full one and its AUC estimates the full AUC."""
+        if stride < 1:
+            raise ValueError(f"frame stride must be >= 1, got {stride}")
+        frames, height, width = self.mean_filter
+        kept = max(1, round(frames / stride))
+        return replace(self, mean_filter=(kept, height, width), sigma=self.sigma / stride)
 
 
 def paint_maps(
@@ -82,7 +93,9 @@ def video_frame_scores(
 ) -> dict[str, np.ndarray]:
     """Frame scores of every test video from its objects' scores. ``frame_stride = n > 1``: the
     cache holds the objects of frames ``0, n, 2n, ...`` only, and the result has one score per
-    such frame (:class:`bench.data.subsample.EveryNthFrame` gives the matching ground truth)."""
+    such frame (:class:`bench.data.subsample.EveryNthFrame` gives the matching ground truth),
+    smoothed by the filters of ``config`` rescaled to the stride (:meth:`MapConfig.at_stride`)."""
+    config = config.at_stride(frame_stride)
     videos, frames, boxes = (
         cache.index["video"],
         cache.index["frame"] // frame_stride,

@@ -152,6 +152,7 @@ class RowProfile:
     batch_size: int = 0  # 0: the paper's batch for the architecture
     lr: float = LEARNING_RATE
     device: str = "auto"
+    hyperparameters: str = "paper"  # t and lambda: the paper's for the dataset | the search's
 
 
 def file_hash(path: Path) -> str:

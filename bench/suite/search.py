@@ -7,13 +7,15 @@ loss, and reports ``t = 3`` with ``lambda = 0.5`` on Ped2 and ``0.2`` on Avenue/
 
 * :mod:`bench.suite.search_config`: :class:`SearchConfig`, every knob, the paper's by default.
 * :mod:`bench.suite.search_objective`: one trial trains with its ``(t, lam)`` on the training
-  tube cache of that ``t`` and returns its validation objective; test labels are never read.
-  ``"joint"`` (default, the paper's) is eq. (5) on validation. Caveat: it shrinks with lambda *by
-  construction*, so it favours the grid's smallest lambda whatever the model learns; it stays
-  the default because it is what the paper says it tuned on. ``"unweighted"`` (lambda = 1 at
-  validation) is a criterion on which lambdas can be compared.
+  tube cache of that ``t``, on the objects every t keeps (the same validation objects for every
+  trial), and returns its validation objective; test labels are never read. ``"normalized"``
+  (default) averages each task's loss divided by its loss at chance: it does not depend on
+  lambda and weighs the tasks alike. ``"joint"`` is eq. (5) on validation, the paper's words;
+  it shrinks with lambda *by construction*, so it favours the grid's smallest lambda whatever
+  the model learns. ``"unweighted"`` (lambda = 1 at validation) is dominated by the T4 loss.
 * :mod:`bench.suite.search_study`: the grid sampler (16 trials) or TPE (``n_trials``, lambda
-  log-uniform in ``[0.05, 1.0]``, not in the paper), the median pruner, the RDB storage, resuming
+  log-uniform in ``[0.05, 1.0]``, not in the paper), the median pruner (which never prunes the
+  last unfinished trial of a t or of a lambda, so the grid stays whole), the RDB storage, resuming
   after a kill (a trial left ``RUNNING`` is failed and its point queued again), several workers
   on one server database with ``heartbeat``.
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 TPE_LAM_RANGE = (0.05, 1.0)
 DEFAULT_STORAGE = "sqlite:///artifacts/search/optuna.db"
 SAMPLERS = ("grid", "tpe")
-OBJECTIVES = ("joint", "unweighted")
+OBJECTIVES = ("normalized", "joint", "unweighted")
 PRUNERS = ("median", "none")
 DONE_STATES = ("COMPLETE", "PRUNED")
 # fixed: the grid ids stored in the study must mean the same points on every rerun
@@ -39,7 +39,8 @@ class SearchConfig:
     sampler: str = "grid"  # grid (paper) | tpe
     n_trials: int = 16  # tpe only: trials in the study (the grid runs its points)
     lam_range: tuple[float, float] = TPE_LAM_RANGE  # tpe only: log-uniform lambda range
-    objective: str = "joint"  # joint (paper, eq. 5) | unweighted (lambda = 1 at validation)
+    # normalized (each task's loss over its loss at chance) | joint (eq. 5) | unweighted
+    objective: str = "normalized"
     storage: str = DEFAULT_STORAGE
     study_name: str | None = None  # default: ssmtl-<dataset>
     pruner: str = "median"  # median | none
@@ -128,6 +129,7 @@ class SearchConfig:
             "sampler": self.sampler,
             "objective": self.objective,
             "t_values": list(self.t_values),
+            "objects": "widest window fits",  # every trial on the same objects
             **self.profile(),
         }
         ident.pop("device")

@@ -253,7 +253,7 @@ def build_tube_cache(
     *,
     key: dict | None = None,
     edge: str = "clamp",
-    train_edge: str = "skip",
+    train_edge: str = "clamp",
     max_gap: int = MAX_GAP,
     workers: int | None = None,
 ) -> TubeCache:

@@ -9,11 +9,10 @@ Choices where the paper is silent (all recorded in ``meta.json``):
 
 * **Video ends** (``edge`` for the test split, ``train_edge`` for the training split).
   ``"clamp"`` replaces a frame index outside the video by the first/last frame (the sequence
-  repeats the edge frame); ``"skip"`` drops the detection. Defaults: test objects are clamped so
-  that every detection gets a score; training detections whose regular window ``i-t .. i+t``
-  leaves the video are skipped (their sequences would be partly static, an easy and misleading
-  sample for the arrow-of-time and motion tasks). Skipped detections are counted in
-  ``meta.json``.
+  repeats the edge frame); ``"skip"`` drops the detection. Default ``"clamp"`` for both splits:
+  the paper's detector runs on every frame, so every test object is scored, and training sees
+  the same partly static edge sequences that scoring will, so an edge object is not anomalous
+  merely for being at an edge. Clamped and skipped detections are counted in ``meta.json``.
 * **One intermittent sequence per object** is drawn at build time, with the per-object generator
   ``np.random.default_rng([seed, detection_row])`` (``detection_row`` = the row of the object in
   the detections table, so the draw does not depend on which other detections were skipped).
@@ -73,7 +72,7 @@ def tube_cache_key(
     seed: int = 0,
     key: dict | None = None,
     edge: str = "clamp",
-    train_edge: str = "skip",
+    train_edge: str = "clamp",
     max_gap: int = MAX_GAP,
 ) -> dict:
     """Everything that determines a cache's content (stored as ``meta.json["key"]``)."""
