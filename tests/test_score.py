@@ -14,6 +14,8 @@ import pytest
 import torch
 from torch import nn
 
+from bench.data import open_dataset
+from bench.data.synth import generate
 from bench.score import (
     MapConfig,
     frame_scores,
@@ -359,3 +361,42 @@ def test_subsampled_frame_scores_estimate_the_full_evaluation():
     assert error < abs(frame_auc_micro(every, unscaled) - reference)
     assert config.at_stride(1) == config
     assert config.at_stride(20).mean_filter == (1, 5, 5) and config.at_stride(20).sigma == 0.15
+
+
+@pytest.mark.slow
+def test_edge_objects_do_not_score_higher_than_interior_ones_on_normal_video(tmp_path):
+    """Windows at video ends repeat the edge frame in training as at scoring (bench.tubes.plan),
+    so on normal frames a model does not find objects anomalous for being at an edge."""
+    from bench.detection import load_precomputed
+    from bench.model import SSMTL
+    from bench.train import TrainConfig, train
+    from bench.tubes import build_tube_cache
+
+    root = generate(tmp_path / "tiny", seed=1, preset="tiny")
+    dataset = open_dataset("synthetic", root)
+    caches = {
+        split: build_tube_cache(
+            dataset,
+            split,
+            load_precomputed(root / "detections" / f"boxes_{split}.npz", confidence=0.5),
+            tmp_path / split,
+            t=3,
+            progress=False,
+        )
+        for split in ("train", "test")
+    }
+    tasks = ("arrow", "motion", "middle")
+    config = TrainConfig(arch="shallow_narrow", tasks=tasks, epochs=2, batch_size=32, device="cpu")
+    model = SSMTL("shallow_narrow", tasks)
+    model.load_state_dict(train(caches["train"], None, config).state_dict)
+    test = caches["test"]
+    scores = object_scores(model.eval(), test, None, progress=False)["score"]
+    labels, frames = dataset.test_labels(), test.num_frames
+    video, frame = test.video.astype(str), test.frame
+    normal = np.array([labels[v][f] == 0 for v, f in zip(video, frame, strict=True)])
+    last = np.array([frames[v] - 1 for v in video])
+    edge = (frame < 3) | (frame > last - 3)
+    assert (normal & edge).sum() >= 10 and (normal & ~edge).sum() >= 50
+    # within the noise of a 2-epoch model: not systematically higher (a model trained without
+    # edge windows has no reason to find repeated frames normal)
+    assert scores[normal & edge].mean() <= 1.05 * scores[normal & ~edge].mean()

@@ -126,24 +126,36 @@ def plot_ablation(dataset: str, stats: dict[str, dict[str, Stat]], path: Path) -
 
 
 def plot_search(dataset: str, trials: pd.DataFrame, path: Path) -> Path | None:
-    """The search of t and lambda as a heatmap of its objective; mean over repeated trials.
-    None when the dataset has no finished trial."""
-    done = trials[trials["dataset"] == dataset]
-    numeric = done[["t", "lambda", "value"]].apply(pd.to_numeric, errors="coerce").dropna()
-    if numeric.empty:
+    """The search of t and lambda as a heatmap of its objective over the whole grid (mean over
+    repeated trials); a cell whose every trial was pruned or failed is hatched and labelled so,
+    with the objective it had reached when stopped. None when the dataset has no trial."""
+    done = trials[trials["dataset"] == dataset].copy()
+    for column in ("t", "lambda", "value"):
+        done[column] = pd.to_numeric(done[column], errors="coerce")
+    done = done.dropna(subset=["t", "lambda"])
+    if done.empty or done["value"].isna().all():
         return None
-    grid = numeric.pivot_table(index="t", columns="lambda", values="value", aggfunc="mean")
+    grid = done.pivot_table(index="t", columns="lambda", values="value", aggfunc="mean")
+    finished = done[done["state"] == "COMPLETE"].groupby(["t", "lambda"]).size()
+    states = done.groupby(["t", "lambda"])["state"].agg(lambda s: "/".join(sorted(set(s))))
     fig, ax = plt.subplots(figsize=(1.2 * grid.shape[1] + 2, 0.8 * grid.shape[0] + 1.5))
     image = ax.imshow(grid.to_numpy(), cmap="viridis_r", aspect="auto")
     for (i, j), value in np.ndenumerate(grid.to_numpy()):
-        if np.isfinite(value):
-            ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize=8, color="white")
+        cell = (grid.index[i], grid.columns[j])
+        stopped = cell in states.index and cell not in finished.index
+        label = "not run" if not np.isfinite(value) else f"{value:.3f}"
+        if stopped:
+            label += f"\n{states[cell].lower()}"
+            ax.add_patch(
+                plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", edgecolor="white")
+            )
+        ax.text(j, i, label, ha="center", va="center", fontsize=8, color="white")
     ax.set(
         xticks=range(grid.shape[1]),
         yticks=range(grid.shape[0]),
         xlabel="lambda",
         ylabel="t",
-        title=f"{dataset}: search objective",
+        title=f"{dataset}: search objective (hatched: every trial stopped early)",
     )
     ax.set_xticklabels([f"{lam:g}" for lam in grid.columns])
     ax.set_yticklabels([f"{t:g}" for t in grid.index])
