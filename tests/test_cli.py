@@ -79,6 +79,7 @@ def test_evaluate_prints_micro_and_macro(synthetic_root: Path, tmp_path: Path, c
     assert 0 <= result["auc_macro"] <= 1 and 0 <= result["auc_macro_strict"] <= 1
 
 
+@pytest.mark.slow
 def test_evaluate_with_ground_truth_regions_is_perfect(
     synthetic_root: Path, tmp_path: Path, capsys
 ):

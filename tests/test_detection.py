@@ -179,6 +179,7 @@ def test_nms_keeps_the_class_vector_of_the_kept_box():
 # ---------------------------------------------------------------------------------------------
 # detectors without weights
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_background_subtraction_finds_a_moving_square():
     from torchvision.ops import box_iou
 

@@ -26,6 +26,7 @@ def test_padded_chance_by_hand():
         padded_chance(0, 0)
 
 
+@pytest.mark.slow
 def test_chance_levels_match_random_scorers():
     rng = np.random.default_rng(0)
     labels = {
@@ -69,7 +70,7 @@ def test_bootstrap_interval_covers_the_population_auc():
         pick = rng.choice(len(population), 15, replace=False)
         labels = {f"{i}": population[i][0] for i in pick}
         scores = {f"{i}": population[i][1] for i in pick}
-        ci = frame_auc_intervals(labels, scores, resamples=400, seed=trial)
+        ci = frame_auc_intervals(labels, scores, resamples=200, seed=trial)
         for key in hits:
             hits[key] += ci[key]["low"] <= truth[key] <= ci[key]["high"]
     for key, count in hits.items():

@@ -557,6 +557,7 @@ def test_a_result_below_chance_is_flagged(evidence: Path):
     assert len(flagged) == 1 and flagged[0].startswith("| ped2 | SSMTL frame level |")
 
 
+@pytest.mark.slow
 def test_at_chance_proxy_accuracy_is_flagged(metrics: Path, tmp_path: Path):
     ablation_dir = metrics / "ped2" / "ablation" / "shallow_narrow"
     # T1 at the threshold (55% is at chance) and just above it
@@ -578,6 +579,7 @@ def test_at_chance_proxy_accuracy_is_flagged(metrics: Path, tmp_path: Path):
     assert "at chance" not in row(t4, row="dw_all", dataset="ped2")["flags"]
 
 
+@pytest.mark.slow
 def test_smoke_only_row_is_no_result(metrics: Path, tmp_path: Path):
     ablation_dir = metrics / "ped2" / "ablation"
     smoke = {**ablation("dn_all", 0, {"acc_arrow": 0.6}, 0.6123, 0.7456), "profile": {"epochs": 1}}
@@ -606,6 +608,7 @@ def test_smoke_only_row_is_no_result(metrics: Path, tmp_path: Path):
     assert row(t4, row="dw_all", dataset="ped2")["auc_macro_ours"] == "98.0 ± 1.4"
 
 
+@pytest.mark.slow
 def test_per_video_table(evidence: Path):
     per_video = table(evidence, "per_video")
     obj = per_video[
@@ -692,6 +695,7 @@ def test_deviations_follow_params(tmp_path: Path):
     assert (detector["deviates"], detector["reason"]) == ("yes", REASONS["detector/yolo"])
 
 
+@pytest.mark.slow
 def test_deviations_in_the_report_files(metrics: Path, tmp_path: Path):
     path = tmp_path / "params.yaml"
     path.write_text(SMALL_PARAMS.replace("epochs: 30", "epochs: 7"))

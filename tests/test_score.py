@@ -374,19 +374,15 @@ def test_edge_objects_do_not_score_higher_than_interior_ones_on_normal_video(tmp
 
     root = generate(tmp_path / "tiny", seed=1, preset="tiny")
     dataset = open_dataset("synthetic", root)
-    caches = {
-        split: build_tube_cache(
-            dataset,
-            split,
-            load_precomputed(root / "detections" / f"boxes_{split}.npz", confidence=0.5),
-            tmp_path / split,
-            t=3,
-            progress=False,
+    caches = {}
+    for split, keep in (("train", 2), ("test", 1)):  # half the training objects: a short run
+        detections = load_precomputed(root / "detections" / f"boxes_{split}.npz", confidence=0.5)
+        detections = detections.filter(np.arange(len(detections)) % keep == 0)
+        caches[split] = build_tube_cache(
+            dataset, split, detections, tmp_path / split, t=3, progress=False
         )
-        for split in ("train", "test")
-    }
-    tasks = ("arrow", "motion", "middle")
-    config = TrainConfig(arch="shallow_narrow", tasks=tasks, epochs=2, batch_size=32, device="cpu")
+    tasks = ("arrow", "middle")
+    config = TrainConfig(arch="shallow_narrow", tasks=tasks, epochs=1, batch_size=32, device="cpu")
     model = SSMTL("shallow_narrow", tasks)
     model.load_state_dict(train(caches["train"], None, config).state_dict)
     test = caches["test"]

@@ -70,6 +70,7 @@ def test_same_seed_gives_identical_files(roots):
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
 
 
+@pytest.mark.slow
 def test_different_seed_gives_different_frames(roots):
     a, c = roots["a"], roots["c"]
     frame = Path("testing/frames/01/010.jpg")

@@ -427,6 +427,7 @@ def test_training_is_deterministic_on_cpu(tiny_cache, trained):
     assert first.best_epoch == second.best_epoch
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip(tiny_cache, trained, tmp_path):
     cache, _ = tiny_cache
     result, _ = trained

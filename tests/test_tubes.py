@@ -321,6 +321,7 @@ def test_build_tiny_train_split(reference_train, train_dets, dataset):
     assert cache.meta["detector"] == {"detector": "oracle"} and cache.meta["t"] == 3
 
 
+@pytest.mark.slow
 def test_edges_clamped_for_test_and_train_alike_or_skipped_on_request(dataset, tmp_path):
     last = dataset.video("test", "01").num_frames - 1
     dets = table(
