@@ -38,6 +38,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--bootstrap", type=int, default=1000, help="resamples of the 95%% intervals (0: none)"
     )
+    parser.add_argument(
+        "--epochs",
+        choices=["all", "selected"],
+        default="all",
+        help="evaluate every epoch (all, default) or the checkpoint training selects (lowest "
+        "validation loss) alone",
+    )
     parser.add_argument("--out", required=True, type=Path, help="convergence JSON to write")
     parser.set_defaults(func=cmd_convergence)
 
@@ -55,6 +62,7 @@ def cmd_convergence(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         beta=args.beta,
         resamples=args.bootstrap,
+        epochs=args.epochs,
     )
     for row in table["rows"]:
         heads = " ".join(f"{task}={v['auc_micro']:.3f}" for task, v in row["per_head"].items())

@@ -90,20 +90,27 @@ def convergence_table(
     alpha: float = 0.1,
     beta: float = 0.1,
     resamples: int = 1000,
+    epochs: str = "all",
 ) -> dict:
-    """Rows for every epoch of a run (bootstrap intervals for the last epoch and the epoch of
-    the lowest validation loss), written to ``out`` as JSON after each row, so a stopped
-    evaluation keeps its finished rows' figures visible."""
+    """Rows for every epoch of a run (``epochs="all"``; bootstrap intervals for the last epoch
+    and the epoch of the lowest validation loss) or for the selected epoch alone (``"selected"``,
+    the checkpoint training keeps: the seeds of a final row), written to ``out`` as JSON after
+    each row, so a stopped evaluation keeps its finished rows' figures visible."""
+    if epochs not in ("all", "selected"):
+        raise ValueError(f"epochs must be 'all' or 'selected', got {epochs!r}")
     cache = TubeCache.open(tubes_dir)
     targets = np.load(targets_path, mmap_mode="r") if targets_path else None
     history = training_history(checkpoint_dir)
     checkpoints = epoch_checkpoints(checkpoint_dir)
-    epochs = [int(path.stem.split("_")[1]) for path in checkpoints]
-    val = {e: history.get(e, {}).get("val_joint_loss", np.inf) for e in epochs}
-    best = min(epochs, key=lambda e: val[e])
-    table: dict = {"best_epoch": best, "rows": []}
-    for epoch, path in tqdm(list(zip(epochs, checkpoints, strict=True)), desc="epochs"):
-        with_ci = epoch in (best, epochs[-1])
+    numbers = [int(path.stem.split("_")[1]) for path in checkpoints]
+    val = {e: history.get(e, {}).get("val_joint_loss", np.inf) for e in numbers}
+    best = min(numbers, key=lambda e: val[e])
+    table: dict = {"best_epoch": best, "epochs_trained": epochs[-1], "rows": []}
+    todo = list(zip(numbers, checkpoints, strict=True))
+    if epochs == "selected":
+        todo = [(epoch, path) for epoch, path in todo if epoch == best]
+    for epoch, path in tqdm(todo, desc="epochs"):
+        with_ci = epoch in (best, numbers[-1])
         row = evaluate_checkpoint(
             dataset, path, cache, targets, config, alpha, beta, resamples if with_ci else 0
         )
