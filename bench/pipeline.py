@@ -255,11 +255,14 @@ def head_frame_scores(
     tasks: tuple[str, ...],
     sizes: dict[str, tuple[int, int]],
     config: MapConfig,
+    frame_stride: int = 1,
 ) -> dict[str, np.ndarray]:
-    """Each head's frame scores alone (maps and filters as for eq. 6), keyed ``<task>/<video>``."""
+    """Each head's frame scores alone (maps and filters as for eq. 6), keyed ``<task>/<video>``;
+    ``frame_stride`` as in :func:`bench.score.video_frame_scores`."""
     out = {}
     for task in tasks:
-        for video, values in video_frame_scores(cache, heads[task], sizes, config).items():
+        frames = video_frame_scores(cache, heads[task], sizes, config, frame_stride=frame_stride)
+        for video, values in frames.items():
             out[f"{task}/{video}"] = values
     return out
 
