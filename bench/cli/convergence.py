@@ -40,10 +40,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--epochs",
-        choices=["all", "selected"],
         default="all",
-        help="evaluate every epoch (all, default) or the checkpoint training selects (lowest "
-        "validation loss) alone",
+        help="epochs to evaluate: all (default), selected (the checkpoint training keeps, lowest "
+        "validation loss) or a list such as 1,2,4,8 (the selected one is added)",
     )
     parser.add_argument("--out", required=True, type=Path, help="convergence JSON to write")
     parser.set_defaults(func=cmd_convergence)

@@ -40,6 +40,20 @@ def epoch_checkpoints(directory: Path) -> list[Path]:
     return paths
 
 
+def parse_epochs(epochs: str) -> set[int] | None:
+    """``all`` -> None (every epoch); ``selected`` -> no extra epoch; ``1,2,4`` -> those."""
+    if epochs == "all":
+        return None
+    if epochs == "selected":
+        return set()
+    try:
+        return {int(e) for e in epochs.split(",")}
+    except ValueError:
+        raise ValueError(
+            f"epochs must be 'all', 'selected' or a list such as 1,2,4, got {epochs!r}"
+        ) from None
+
+
 def training_history(directory: Path) -> dict[int, dict[str, float]]:
     """Per-epoch training and validation figures of a run (``resume.pt``), by epoch."""
     path = Path(directory) / "resume.pt"
@@ -93,11 +107,11 @@ def convergence_table(
     epochs: str = "all",
 ) -> dict:
     """Rows for every epoch of a run (``epochs="all"``; bootstrap intervals for the last epoch
-    and the epoch of the lowest validation loss) or for the selected epoch alone (``"selected"``,
-    the checkpoint training keeps: the seeds of a final row), written to ``out`` as JSON after
-    each row, so a stopped evaluation keeps its finished rows' figures visible."""
-    if epochs not in ("all", "selected"):
-        raise ValueError(f"epochs must be 'all' or 'selected', got {epochs!r}")
+    and the epoch of the lowest validation loss), for the selected epoch alone (``"selected"``,
+    the checkpoint training keeps: the seeds of a final row) or for a comma-separated list of
+    epochs plus the selected one (``"1,2,4,8"``), written to ``out`` as JSON after each row, so a
+    stopped evaluation keeps its finished rows' figures visible."""
+    wanted = parse_epochs(epochs)
     cache = TubeCache.open(tubes_dir)
     targets = np.load(targets_path, mmap_mode="r") if targets_path else None
     history = training_history(checkpoint_dir)
@@ -106,9 +120,11 @@ def convergence_table(
     val = {e: history.get(e, {}).get("val_joint_loss", np.inf) for e in numbers}
     best = min(numbers, key=lambda e: val[e])
     table: dict = {"best_epoch": best, "epochs_trained": epochs[-1], "rows": []}
-    todo = list(zip(numbers, checkpoints, strict=True))
-    if epochs == "selected":
-        todo = [(epoch, path) for epoch, path in todo if epoch == best]
+    todo = [
+        (epoch, path)
+        for epoch, path in zip(numbers, checkpoints, strict=True)
+        if wanted is None or epoch in wanted or epoch == best
+    ]
     for epoch, path in tqdm(todo, desc="epochs"):
         with_ci = epoch in (best, numbers[-1])
         row = evaluate_checkpoint(
