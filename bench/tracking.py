@@ -27,13 +27,50 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{Path.cwd() / STORE_FILE}")
 
 
-def git_commit() -> str:
+def git_commit(where: Path | None = None) -> str:
+    """The commit checked out at ``where`` (default: the working directory), ``unknown`` outside
+    a git checkout."""
     try:
         return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=where
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def git_dirty(where: Path | None = None) -> bool:
+    """Whether tracked files at ``where`` differ from the commit (False outside git)."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=where,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return bool(out.strip())
+
+
+def package_version() -> str:
+    """The installed version of ssmtl-bench (``pyproject.toml``), ``unknown`` if not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ssmtl-bench")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def version_line() -> str:
+    """``ssmtl 0.1.0 (git 94834f2)``: the package version and the commit of the code that runs
+    (the package's own checkout, not the working directory), ``+dirty`` with local changes."""
+    here = Path(__file__).resolve().parent
+    commit = git_commit(here)
+    if commit == "unknown":
+        return f"ssmtl {package_version()} (git commit unknown)"
+    return f"ssmtl {package_version()} (git {commit[:7]}{'+dirty' if git_dirty(here) else ''})"
 
 
 def _experiment(mlflow: Any, name: str) -> str:
