@@ -64,13 +64,13 @@ def package_version() -> str:
 
 
 def version_line() -> str:
-    """``ssmtl 0.1.0 (git 94834f2)``: the package version and the commit of the code that runs
-    (the package's own checkout, not the working directory), ``+dirty`` with local changes."""
-    here = Path(__file__).resolve().parent
-    commit = git_commit(here)
+    """``ssmtl 0.1.0 (git 94834f2)``: the package version and the commit checked out in the
+    working directory (the checkout ``ssmtl`` and ``dvc repro`` run in; ``+dirty`` with local
+    changes to tracked files), ``git commit unknown`` outside a checkout."""
+    commit = git_commit()
     if commit == "unknown":
         return f"ssmtl {package_version()} (git commit unknown)"
-    return f"ssmtl {package_version()} (git {commit[:7]}{'+dirty' if git_dirty(here) else ''})"
+    return f"ssmtl {package_version()} (git {commit[:7]}{'+dirty' if git_dirty() else ''})"
 
 
 def _experiment(mlflow: Any, name: str) -> str:

@@ -31,7 +31,7 @@
   ssmtl bench tubes|model|fps ...
       Benchmarks: tubes/s and peak memory, samples/s and objects/s, end-to-end FPS.
 
-``ssmtl --version`` prints the package version and the git commit of the code.
+``ssmtl --version`` prints the package version and the git commit of the working directory.
 
 Every command takes a leading ``--threads N`` (``ssmtl --threads 2 train ...``): torch's CPU
 threads, which results depend on (the sums split differently across threads); params.yaml
