@@ -358,3 +358,15 @@ def link_to_training(training_run_id: str | None) -> None:
 def log_run_artifact(run_id: str, path: Path, artifact_path: str | None = None) -> None:
     """Attach a file to a run that is not active (a sweep's parent: its summary table)."""
     _mlflow().MlflowClient().log_artifact(run_id, str(path), artifact_path)
+
+
+def child_runs(parent_id: str) -> list[Any]:
+    """The finished runs nested under ``parent_id`` (any experiment)."""
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient()
+    parent = client.get_run(parent_id)
+    return client.search_runs(
+        [parent.info.experiment_id],
+        f"tags.`mlflow.parentRunId` = '{parent_id}' and attributes.status = 'FINISHED'",
+        max_results=5000,
+    )

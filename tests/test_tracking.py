@@ -124,3 +124,26 @@ def test_parent_run_is_named_and_holds_its_summary(store: Path, tmp_path: Path):
     names = [f.path for f in mlflow.MlflowClient().list_artifacts(parent)]
     assert names == ["summary.csv"]
     assert tracking.parent_run("ssmtl-ablation", "again", {"sweep": "abc"}) == parent
+
+
+@pytest.mark.slow
+def test_sweep_summary_lists_the_finished_rows(store: Path):
+    import mlflow
+
+    from bench.suite.ablation import EXPERIMENT, log_sweep_summary, parent_name, sweep_summary
+
+    inputs = Path("artifacts/ablation/inputs")
+    name = parent_name(Path("experiments/ablation.yaml"), "synthetic", inputs, "k")
+    assert name == "ablation.yaml synthetic ablation (sweep k)"
+    parent = tracking.parent_run(EXPERIMENT, name, {"sweep": "k"})
+    for row, auc in (("sn_T1", 0.7), ("sn_all", 0.9)):
+        tags = {"row": row, "seed": "0", "arch": "shallow_narrow", "tasks": "T1", "level": "object"}
+        with tracking.run(EXPERIMENT, f"{row}-s0", {}, tags, parent_run_id=parent) as ml:
+            ml.log_metric("auc_micro", auc)
+            tracking.log_best({"best_epoch": 2, "val_joint_loss": 0.5})
+    lines = sweep_summary(parent).splitlines()
+    assert lines[0].startswith("row,seed,arch,tasks,level,auc_micro")
+    assert lines[1].startswith("sn_T1,0,shallow_narrow,T1,object,0.7000")
+    assert lines[2].endswith(",2.0000,0.5000") and len(lines) == 3
+    log_sweep_summary(parent)
+    assert [f.path for f in mlflow.MlflowClient().list_artifacts(parent)] == ["summary.csv"]
