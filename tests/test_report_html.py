@@ -180,3 +180,38 @@ def test_html_report_loads_in_headless_chromium(small: tuple[Path, Path]):
     assert title == "SSMTL reproduction report"
     assert len(widths) >= 4 and all(w > 0 for w in widths), widths
     assert errors == []
+
+
+def test_search_figure_marks_pruned_and_failed_cells(tmp_path: Path, monkeypatch):
+    import pandas as pd
+
+    from bench.report import figures
+
+    drawn = {}
+    monkeypatch.setattr(figures, "save", lambda fig, path: drawn.setdefault("fig", fig) and path)
+    trials = pd.DataFrame(
+        [
+            ["synthetic", 0, 1, 0.1, "COMPLETE", 1.0],
+            ["synthetic", 1, 1, 0.2, "PRUNED", 1.5],
+            ["synthetic", 2, 2, 0.1, "FAIL", None],
+            ["synthetic", 3, 2, 0.2, "COMPLETE", 1.2],
+        ],
+        columns=["dataset", "trial", "t", "lambda", "state", "value"],
+    )
+    figures.plot_search("synthetic", trials, tmp_path / "s.png")
+    hatches = sorted(p.get_hatch() for p in drawn["fig"].axes[0].patches)
+    assert hatches == ["//", "xx"]
+    texts = [t.get_text() for t in drawn["fig"].axes[0].texts]
+    assert any("pruned" in t for t in texts) and any("fail" in t for t in texts)
+    plt.close(drawn["fig"])
+
+
+def test_study_names_its_metric(tmp_path: Path):
+    optuna = pytest.importorskip("optuna")
+    from bench.suite.search_config import SearchConfig
+    from bench.suite.search_study import metric_name, open_study
+
+    config = SearchConfig()
+    study = open_study(config, "s", f"sqlite:///{tmp_path / 'optuna.db'}")
+    assert study.metric_names == [metric_name(config)] == ["val_joint_loss_normalized"]
+    assert optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
