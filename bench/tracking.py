@@ -275,7 +275,14 @@ def log_model(model: Any, example: Any, output: Any = None, name: str = "model")
     """Log a torch ``model`` to the active run with a signature (``example`` -> ``output``,
     tensors or arrays; ``output`` defaults to ``model(example)``) and ``example`` as its input
     example, so ``mlflow.pytorch.load_model(f"runs:/{run_id}/{name}")`` returns it. Returns
-    MLflow's model info."""
+    MLflow's model info.
+
+    A model whose ``forward`` takes the input alone is saved as a ``torch.export`` program
+    (MLflow's default, ``pt2``: loading runs no pickled code); one that takes more (SSMTL's
+    ``forward(x, task)``) cannot be exported from one input and is pickled, which loads back as
+    the same module (its code, ``bench``, must be importable)."""
+    import inspect
+
     import mlflow.pytorch
     import numpy as np
     from mlflow.models import infer_signature
@@ -286,12 +293,15 @@ def log_model(model: Any, example: Any, output: Any = None, name: str = "model")
     if output is None:
         with _no_grad():
             output = model(example)
+    arguments = inspect.signature(model.forward).parameters
+    single = sum(p.default is inspect.Parameter.empty for p in arguments.values()) == 1
     inputs = array(example)
     return mlflow.pytorch.log_model(
         model,
         name=name,
         signature=infer_signature(inputs, array(output)),
         input_example=inputs,
+        serialization_format="pt2" if single else "pickle",
     )
 
 

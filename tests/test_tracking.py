@@ -147,3 +147,24 @@ def test_sweep_summary_lists_the_finished_rows(store: Path):
     assert lines[2].endswith(",2.0000,0.5000") and len(lines) == 3
     log_sweep_summary(parent)
     assert [f.path for f in mlflow.MlflowClient().list_artifacts(parent)] == ["summary.csv"]
+
+
+@pytest.mark.slow
+def test_ssmtl_model_with_a_task_argument_loads_back(store: Path):
+    """SSMTL's forward(x, task) cannot be exported from one input: it is pickled and loads."""
+    import mlflow
+    import torch
+
+    from bench.model import SSMTL
+
+    model = SSMTL("shallow_narrow", ("arrow", "middle")).eval()
+    x = torch.randn(2, 3, 3, 64, 64)
+    with torch.no_grad():
+        out = model(x, "arrow")
+    with tracking.run("ssmtl-train", "probe", {}) as ml:
+        info = tracking.log_model(model, x, out)
+        run_id = ml.active_run().info.run_id
+    loaded = mlflow.pytorch.load_model(f"runs:/{run_id}/model")
+    with torch.no_grad():
+        assert torch.allclose(loaded(x, "arrow"), out)
+    assert list(info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 3, 3, 64, 64]
