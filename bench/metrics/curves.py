@@ -159,3 +159,10 @@ def write_level_curves(
         write_table(out_dir / f"roc_{level}.csv", roc_table(labels, scores)),
         write_table(out_dir / f"scores_{level}.csv", score_table(labels, scores)),
     ]
+
+
+def history_path(metrics_out: Path) -> Path:
+    """Where a training writes its history: beside its summary, in the dataset's plots folder
+    (``metrics/<dataset>/train_object_level.json`` -> ``metrics/<dataset>/plots/
+    train_object_level.csv``)."""
+    return metrics_out.parent / "plots" / f"{metrics_out.stem}.csv"
