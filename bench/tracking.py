@@ -6,7 +6,15 @@ The store is a SQLite file in the working directory (the checkout's root, where 
 
     mlflow ui --backend-store-uri sqlite:///mlflow.db
 
-Runs are tagged with the git commit so a number can be traced to the code that made it.
+Runs carry MLflow's standard tags (``mlflow.source.git.commit``, ``mlflow.runName``,
+``mlflow.parentRunId`` for nested runs), so the UI shows the commit, names and the run tree.
+Params are flat and readable (task subsets as ``T1+T2+T3+T4``, nested settings as ``a.b``).
+Training runs log per-epoch metrics at their epoch as the step (:func:`log_epoch`, no summary
+point at step 0), the selected checkpoint's metrics under ``best_*`` keys (:func:`log_best`)
+and the model with a signature and an input example (:func:`log_model`, loadable with
+``mlflow.pytorch.load_model``); an evaluation run names the training run it scores
+(:func:`link_to_training`). Artifacts go beside the SQLite store (``mlruns/`` next to
+``mlflow.db``), wherever the configured store is.
 """
 
 from __future__ import annotations
@@ -21,31 +29,107 @@ from typing import Any
 
 STORE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlruns"
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
+TRAINING_RUN_TAG = "ssmtl.training_run_id"
+MODEL_HASH_TAG = "ssmtl.model_sha256"
+# The proxy tasks' ids of the paper (bench.paper.TASK_IDS; this layer imports nothing of bench).
+TASK_IDS = {"arrow": "T1", "motion": "T2", "middle": "T3", "distill": "T4"}
 
 
 def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{Path.cwd() / STORE_FILE}")
 
 
-def git_commit() -> str:
+def git_commit(where: Path | None = None) -> str:
+    """The commit checked out at ``where`` (default: the working directory), ``unknown`` outside
+    a git checkout."""
     try:
         return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=where
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def git_dirty(where: Path | None = None) -> bool:
+    """Whether tracked files at ``where`` differ from the commit (False outside git)."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=where,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return bool(out.strip())
+
+
+def package_version() -> str:
+    """The installed version of ssmtl-bench (``pyproject.toml``), ``unknown`` if not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ssmtl-bench")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def version_line() -> str:
+    """``ssmtl 0.1.0 (git 94834f2)``: the package version and the commit checked out in the
+    working directory (the checkout ``ssmtl`` and ``dvc repro`` run in; ``+dirty`` with local
+    changes to tracked files), ``git commit unknown`` outside a checkout."""
+    commit = git_commit()
+    if commit == "unknown":
+        return f"ssmtl {package_version()} (git commit unknown)"
+    return f"ssmtl {package_version()} (git {commit[:7]}{'+dirty' if git_dirty() else ''})"
+
+
+def artifact_root(uri: str | None = None) -> str | None:
+    """Where a new experiment keeps its artifacts: ``mlruns/`` beside the SQLite file of the
+    store (``uri``, default: :func:`tracking_uri`), so store and artifacts move together; None
+    (MLflow's default) for a store that is not a SQLite file."""
+    uri = uri or tracking_uri()
+    if not uri.startswith("sqlite:///"):
+        return None
+    database = Path(uri.removeprefix("sqlite:///"))
+    return (database.resolve().parent / ARTIFACTS_DIR).as_uri()
 
 
 def _experiment(mlflow: Any, name: str) -> str:
     existing = mlflow.get_experiment_by_name(name)
     if existing is not None:
         return existing.experiment_id
-    return mlflow.create_experiment(
-        name,
-        artifact_location=(Path.cwd() / ARTIFACTS_DIR).as_uri()
-        if "MLFLOW_TRACKING_URI" not in os.environ
-        else None,
-    )
+    return mlflow.create_experiment(name, artifact_location=artifact_root())
+
+
+def task_label(tasks: Any) -> str:
+    """``T1+T2+T3+T4`` from task names or ids (a list, a tuple or a comma-separated string)."""
+    items = tasks.split(",") if isinstance(tasks, str) else list(tasks)
+    return "+".join(TASK_IDS.get(str(t).strip(), str(t).strip()) for t in items)
+
+
+def flat_params(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """``params`` as MLflow params a person can read and filter on: nested mappings flattened
+    with dots (``profile.epochs``), task lists as ``T1+T3``, other lists comma-separated, None as
+    ``none``, paths as POSIX text."""
+    flat: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flat_params(value, f"{name}."))
+        elif key == "tasks" and isinstance(value, (list, tuple, str)):
+            flat[name] = task_label(value)
+        elif isinstance(value, (list, tuple)):
+            flat[name] = ",".join(str(v) for v in value)
+        elif value is None:
+            flat[name] = "none"
+        elif isinstance(value, Path):
+            flat[name] = value.as_posix()
+        else:
+            flat[name] = str(value)
+    return flat
 
 
 def _mlflow() -> Any:
@@ -71,9 +155,16 @@ def run(
     with mlflow.start_run(
         experiment_id=_experiment(mlflow, experiment), run_name=run_name, tags=nesting
     ):
-        mlflow.log_params({k: str(v) for k, v in params.items()})
-        mlflow.set_tags({"git_commit": git_commit(), **(tags or {})})
+        mlflow.log_params(flat_params(params))
+        mlflow.set_tags({**standard_tags(), **(tags or {})})
         yield mlflow
+
+
+def standard_tags() -> dict[str, str]:
+    """The git commit under MLflow's own key (the UI shows and links it) and, for queries
+    written against older runs, ``git_commit``."""
+    commit = git_commit()
+    return {GIT_COMMIT_TAG: commit, "git_commit": commit}
 
 
 def parent_run(experiment: str, run_name: str, tags: dict[str, str]) -> str:
@@ -88,7 +179,7 @@ def parent_run(experiment: str, run_name: str, tags: dict[str, str]) -> str:
     created = client.create_run(
         _experiment(mlflow, experiment),
         run_name=run_name,
-        tags={"git_commit": git_commit(), **tags},
+        tags={**standard_tags(), "mlflow.runName": run_name, **tags},
     )
     client.set_terminated(created.info.run_id)
     return created.info.run_id
@@ -133,8 +224,159 @@ def resumable_run(
     run_id = find_run(experiment, match)
     if run_id is not None:
         with mlflow.start_run(run_id=run_id):
-            mlflow.set_tags({"git_commit": git_commit(), **tags})
+            mlflow.set_tags({**standard_tags(), **tags})
             yield mlflow, True
         return
     with run(experiment, run_name, params, {**tags, **match}) as mlflow:
         yield mlflow, False
+
+
+# --- training and evaluation runs --------------------------------------------------------------
+
+
+def epoch_metrics(record: dict[str, Any]) -> dict[str, float]:
+    """A per-epoch record's metrics: numbers only, without ``epoch`` itself (it is the step)."""
+    return {
+        k: float(v)
+        for k, v in record.items()
+        if k != "epoch" and isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+
+
+def log_epoch(record: dict[str, Any], step: int) -> None:
+    """Log one epoch's metrics of the active run at ``step`` (the epoch, from 1): the curves in
+    the UI then start at the first epoch, with no summary point at step 0."""
+    import mlflow
+
+    mlflow.log_metrics(epoch_metrics(record), step=step)
+
+
+def best_metrics(summary: dict[str, Any], prefix: str = "best_") -> dict[str, float]:
+    """The selected checkpoint's metrics under their own keys: ``val_joint_loss`` ->
+    ``best_val_joint_loss``; ``best_epoch`` keeps its name. Numbers only (a nested ``config`` or
+    a text is left out: params and tags hold those)."""
+    found = {}
+    for key, value in summary.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        found[key if key.startswith(prefix) else f"{prefix}{key}"] = float(value)
+    return found
+
+
+def log_best(summary: dict[str, Any]) -> None:
+    """Log :func:`best_metrics` of ``summary`` to the active run (once, no step): the runs table
+    and the compare view show the chosen epoch, not the last one."""
+    import mlflow
+
+    mlflow.log_metrics(best_metrics(summary))
+
+
+def log_model(model: Any, example: Any, output: Any = None, name: str = "model") -> Any:
+    """Log a torch ``model`` to the active run with a signature (``example`` -> ``output``,
+    tensors or arrays; ``output`` defaults to ``model(example)``) and ``example`` as its input
+    example, so ``mlflow.pytorch.load_model(f"runs:/{run_id}/{name}")`` returns it. Returns
+    MLflow's model info.
+
+    A model whose ``forward`` takes the input alone is saved as a ``torch.export`` program
+    (MLflow's default, ``pt2``: loading runs no pickled code); one that takes more (SSMTL's
+    ``forward(x, task)``) cannot be exported from one input and is pickled, which loads back as
+    the same module (its code, ``bench``, must be importable)."""
+    import inspect
+
+    import mlflow.pytorch
+    import numpy as np
+    from mlflow.models import infer_signature
+
+    def array(value: Any) -> Any:
+        return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+
+    if output is None:
+        with _no_grad():
+            output = model(example)
+    arguments = inspect.signature(model.forward).parameters
+    single = sum(p.default is inspect.Parameter.empty for p in arguments.values()) == 1
+    inputs = array(example)
+    return mlflow.pytorch.log_model(
+        model,
+        name=name,
+        signature=infer_signature(inputs, array(output)),
+        input_example=inputs,
+        serialization_format="pt2" if single else "pickle",
+    )
+
+
+@contextmanager
+def _no_grad() -> Iterator[None]:
+    import torch
+
+    with torch.no_grad():
+        yield
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file (a model checkpoint), read in chunks."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tag_model_file(path: Path) -> None:
+    """Tag the active (training) run with the hash of the checkpoint it wrote, so an evaluation
+    of that checkpoint's scores finds it (:func:`training_run_of`)."""
+    import mlflow
+
+    mlflow.set_tag(MODEL_HASH_TAG, file_sha256(path))
+
+
+def training_run_of(model_path: Path, experiment: str | None = None) -> str | None:
+    """The latest run (of ``experiment``, default: any) tagged with ``model_path``'s hash."""
+    mlflow = _mlflow()
+    query = f"tags.`{MODEL_HASH_TAG}` = '{file_sha256(model_path)}'"
+    if experiment is not None:
+        found = mlflow.get_experiment_by_name(experiment)
+        ids = [found.experiment_id] if found is not None else []
+    else:
+        ids = [e.experiment_id for e in mlflow.MlflowClient().search_experiments()]
+    if not ids:
+        return None
+    runs = mlflow.MlflowClient().search_runs(
+        ids, query, order_by=["attributes.start_time DESC"], max_results=1
+    )
+    return runs[0].info.run_id if runs else None
+
+
+def link_to_training(training_run_id: str | None) -> None:
+    """Tag the active (evaluation) run with the training run it scores; in the UI, filter with
+    ``tags.`ssmtl.training_run_id` = '<id>'``. The training run gets the evaluation's id in
+    turn (``ssmtl.evaluation_run_id.<experiment>``). Nothing when the id is None."""
+    if training_run_id is None:
+        return
+    import mlflow
+
+    active = mlflow.active_run()
+    mlflow.set_tag(TRAINING_RUN_TAG, training_run_id)
+    if active is not None:
+        name = mlflow.get_experiment(active.info.experiment_id).name
+        key = f"ssmtl.evaluation_run_id.{name}"
+        mlflow.MlflowClient().set_tag(training_run_id, key, active.info.run_id)
+
+
+def log_run_artifact(run_id: str, path: Path, artifact_path: str | None = None) -> None:
+    """Attach a file to a run that is not active (a sweep's parent: its summary table)."""
+    _mlflow().MlflowClient().log_artifact(run_id, str(path), artifact_path)
+
+
+def child_runs(parent_id: str) -> list[Any]:
+    """The finished runs nested under ``parent_id`` (any experiment)."""
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient()
+    parent = client.get_run(parent_id)
+    return client.search_runs(
+        [parent.info.experiment_id],
+        f"tags.`mlflow.parentRunId` = '{parent_id}' and attributes.status = 'FINISHED'",
+        max_results=5000,
+    )

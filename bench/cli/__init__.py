@@ -33,6 +33,8 @@
   ssmtl bench tubes|model|fps ...
       Benchmarks: tubes/s and peak memory, samples/s and objects/s, end-to-end FPS.
 
+``ssmtl --version`` prints the package version and the git commit of the working directory.
+
 Every command takes a leading ``--threads N`` (``ssmtl --threads 2 train ...``): torch's CPU
 threads, which results depend on (the sums split differently across threads); params.yaml
 ``threads`` gives it to every pipeline stage. Without it torch uses all cores.
@@ -61,6 +63,20 @@ from bench.cli.args import EXIT_BAD_INPUT
 from bench.data import DatasetError
 
 
+class VersionAction(argparse.Action):
+    """``--version``: print the package version and git commit, then exit (computed only when
+    asked, so building the parser runs no git)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001
+        from bench.tracking import version_line
+
+        print(version_line())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ssmtl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -70,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="torch CPU threads for the command (0 = all cores; default: torch's own choice)",
+    )
+    parser.add_argument(
+        "--version", action=VersionAction, help="print the version and git commit, then exit"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (data, pipeline, evaluate, convergence, search, ablation, gate, bench, report):

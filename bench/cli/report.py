@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.cli.args import EXIT_BAD_INPUT
+from bench.cli.args import EXIT_BAD_INPUT, add_dataset_arguments, dataset_from
 
 DESCRIPTION = "Build the report (tables, figures, README) from metrics/ and the published numbers."
 HELP = "Tables 2-4 from the metrics files: 'ssmtl report -h'"
@@ -74,9 +74,63 @@ def handler(args: argparse.Namespace) -> int:
     return 0
 
 
+def level_file(text: str) -> tuple[str, Path]:
+    """argparse type of ``LEVEL=FILE`` (``object_level=artifacts/scores/ssmtl.npz``)."""
+    level, sep, path = text.partition("=")
+    if not sep or not level or not path or not level.replace("_", "").isalnum():
+        raise argparse.ArgumentTypeError(f"expected LEVEL=FILE (object_level=s.npz), got {text!r}")
+    return level, Path(path)
+
+
+def plots_handler(args: argparse.Namespace) -> int:
+    """Write the plot data (ROC, frame scores, search) of one dataset under ``--out``."""
+    from bench.metrics.curves import search_table, write_level_curves, write_table
+    from bench.metrics.evaluate import check_scores, load_frame_scores
+    from bench.report.load import read_json
+
+    dataset = dataset_from(args)
+    labels = dataset.test_labels()
+    written = []
+    for level, path in args.scores:
+        scores = load_frame_scores(path)
+        check_scores(dataset, scores, path)
+        written += write_level_curves(args.out, level, labels, scores)
+    if args.search is not None:
+        trials = read_json(args.search).get("trials") or []
+        written.append(write_table(args.out / "search.csv", search_table(trials)))
+    print(f"wrote {len(written)} plot files under {args.out}")
+    return 0
+
+
+def add_plots_command(commands: argparse._SubParsersAction) -> None:
+    """``ssmtl plots``: the CSV files ``dvc plots`` and the HTML report draw."""
+    plots = commands.add_parser(
+        "plots",
+        help="plot data (ROC, frame scores vs ground truth, search) for dvc plots and the report",
+        description="Write roc_<level>.csv (fpr, tpr; all test frames pooled), "
+        "scores_<level>.csv (index, video, frame, score normalised per video, ground_truth) "
+        "and search.csv (trial, t, lambda, value, state) under --out (bench.metrics.curves).",
+    )
+    add_dataset_arguments(plots)
+    plots.add_argument(
+        "--scores",
+        type=level_file,
+        nargs="+",
+        default=[],
+        metavar="LEVEL=FILE",
+        help="frame scores of a level (object_level=artifacts/scores/ssmtl.npz ...)",
+    )
+    plots.add_argument("--search", type=Path, help="search.json whose trials to write")
+    plots.add_argument(
+        "--out", type=Path, required=True, help="the folder (metrics/<dataset>/plots)"
+    )
+    plots.set_defaults(func=plots_handler)
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    """Add ``report`` to the ``ssmtl`` subcommands."""
+    """Add ``report`` and ``plots`` to the ``ssmtl`` subcommands."""
     report = commands.add_parser("report", help=HELP, description=DESCRIPTION)
     add_arguments(report)
     add_readme_argument(report)
     report.set_defaults(func=handler)
+    add_plots_command(commands)

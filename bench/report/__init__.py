@@ -45,8 +45,13 @@ Outputs (under ``out_dir``, ``reports/`` in the pipeline)
 ``table3.csv``, ``table4.csv``, ``kinds.csv``, ``per_video.csv``, ``smoke.csv``,
 ``deviations.csv``, ``search.csv``, ``search_trials.csv``, ``fps.csv``,
 ``summary.md`` (the headline table, which ``--readme`` copies into the top-level README),
-``tables/tables.tex`` (one LaTeX tabular per table) and ``figures/report/*.png`` (micro vs macro
-AUC per ablation row; the search objective per (t, lambda)). Every file is written atomically.
+``tables/<name>.tex`` (one booktabs table per file, Table 4 as ``table4_proxy.tex`` and
+``table4_auc.tex``; ``tables.tex`` holds their ``\\input`` lines: :mod:`~bench.report.latex`),
+``figures/report/*.png`` (micro vs macro AUC per ablation row; the search objective per
+(t, lambda)) and ``report.html``, the whole report as one self-contained page with its figures
+inlined (ROC curves, score curves, localization examples, training curves from
+``metrics/<dataset>/plots/``, and the environment: :mod:`~bench.report.html`). Every file is
+written atomically.
 
 Modules: :mod:`~bench.report.load` reads the inputs, :mod:`~bench.report.evidence` turns chance
 levels, intervals and profiles into cells and flags, :mod:`~bench.report.levels` gives the
@@ -74,7 +79,9 @@ from bench.report.diagnosis import (
 )
 from bench.report.evidence import SMOKE_COLUMNS
 from bench.report.figures import plot_ablation, plot_frame_scores, plot_localization, plot_search
+from bench.report.html import build_html
 from bench.report.kinds import kinds_table
+from bench.report.latex import write_latex
 from bench.report.levels import pipeline_smoke
 from bench.report.load import (
     DATASETS,
@@ -86,7 +93,7 @@ from bench.report.load import (
     load_reference,
 )
 from bench.report.pervideo import per_video_table
-from bench.report.render import header, latex_escape, latex_table, markdown_table, page, write_csv
+from bench.report.render import header, latex_escape, markdown_table, page, write_csv
 from bench.report.summary import replace_block, summary_table
 from bench.report.table4 import Stat, summarize, table4
 from bench.report.tables import fps_table, search_tables, table2, table3
@@ -173,8 +180,7 @@ def build_report(
     }
     tables_dir = out_dir / "tables"
     written = [write_csv(tables_dir / f"{name}.csv", df) for name, (df, _) in tables.items()]
-    latex = "\n".join(latex_table(df, caption) for df, caption in tables.values())
-    written.append(write_text(tables_dir / "tables.tex", latex))
+    written += write_latex(tables_dir, tables)
     report_dir = out_dir / "figures" / "report"
     ablation_png = [
         plot_ablation(d, s, report_dir / f"ablation_auc_{d}.png") for d, s in stats.items() if s
@@ -186,8 +192,12 @@ def build_report(
     frames = {name: df for name, (df, _) in tables.items()}
     text = page(header(metrics, reference_csv), frames, ablation_png, search_png, out_dir)
     written.append(write_text(out_dir / "README.md", text))
-    summary = markdown_table(summary_table(metrics))
+    headline = summary_table(metrics)
+    summary = markdown_table(headline)
     written.append(write_text(out_dir / "summary.md", summary))
+    root = params.parent if params is not None else Path(".")
+    pngs = ablation_png + search_png
+    written.append(build_html(out_dir, metrics, tables, headline, pngs, config, root))
     if readme is not None:
         written.append(write_text(readme, replace_block(readme.read_text(), summary, readme)))
     return written

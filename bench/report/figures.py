@@ -127,8 +127,9 @@ def plot_ablation(dataset: str, stats: dict[str, dict[str, Stat]], path: Path) -
 
 def plot_search(dataset: str, trials: pd.DataFrame, path: Path) -> Path | None:
     """The search of t and lambda as a heatmap of its objective over the whole grid (mean over
-    repeated trials); a cell whose every trial was pruned or failed is hatched and labelled so,
-    with the objective it had reached when stopped. None when the dataset has no trial."""
+    repeated trials); a cell whose every trial was pruned is hatched white (``//``), one whose
+    trials failed is cross-hatched and framed red (``xx``), each labelled with its states and the
+    objective it had reached when stopped. None when the dataset has no trial."""
     done = trials[trials["dataset"] == dataset].copy()
     for column in ("t", "lambda", "value"):
         done[column] = pd.to_numeric(done[column], errors="coerce")
@@ -145,9 +146,18 @@ def plot_search(dataset: str, trials: pd.DataFrame, path: Path) -> Path | None:
         stopped = cell in states.index and cell not in finished.index
         label = "not run" if not np.isfinite(value) else f"{value:.3f}"
         if stopped:
+            failed = "FAIL" in states[cell]
             label += f"\n{states[cell].lower()}"
             ax.add_patch(
-                plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", edgecolor="white")
+                plt.Rectangle(
+                    (j - 0.5, i - 0.5),
+                    1,
+                    1,
+                    fill=False,
+                    hatch="xx" if failed else "//",
+                    edgecolor="red" if failed else "white",
+                    lw=2 if failed else 1,
+                )
             )
         ax.text(j, i, label, ha="center", va="center", fontsize=8, color="white")
     ax.set(
@@ -155,7 +165,7 @@ def plot_search(dataset: str, trials: pd.DataFrame, path: Path) -> Path | None:
         yticks=range(grid.shape[0]),
         xlabel="lambda",
         ylabel="t",
-        title=f"{dataset}: search objective (hatched: every trial stopped early)",
+        title=f"{dataset}: search objective (// pruned, red xx failed)",
     )
     ax.set_xticklabels([f"{lam:g}" for lam in grid.columns])
     ax.set_yticklabels([f"{t:g}" for t in grid.index])

@@ -13,11 +13,14 @@ frame level). Two commands, two ``dvc.yaml`` stages:
     Trains the row's model (eq. 5 with the search's lambda), scores the test objects (eq. 6),
     builds frame scores (section 3.4) and evaluates them: frame-level AUC micro and macro, RBDC
     and TBDC at the object level, AUC per anomaly kind on synthetic scenes. One MLflow run per
-    row and seed, a child of one parent run per sweep, tagged with dataset, arch, tasks, level,
-    seed, git commit and the hash of ``dvc.lock``. Writes ``<row>-s<seed>.json`` (the pipeline:
-    ``metrics/<dataset>/ablation/<group>/``). Several rows and seeds run one after another in one
-    process: ``dvc.yaml`` runs one process per group of ``params.yaml`` ``ablation.groups``,
-    because on CPU each process spends ~7 s importing torch and MLflow before any work.
+    row and seed (per-epoch curves, ``best_*`` keys of the chosen epoch), a child of one parent
+    run per sweep named after the experiment file (``ablation.yaml synthetic ablation (sweep
+    ...)``) that holds the table of its finished rows as ``summary.csv``; tagged with dataset,
+    arch, tasks, level, seed, git commit and the hash of ``dvc.lock``. Writes
+    ``<row>-s<seed>.json`` (the pipeline: ``metrics/<dataset>/ablation/<group>/``). Several rows
+    and seeds run one after another in one process: ``dvc.yaml`` runs one process per group of
+    ``params.yaml`` ``ablation.groups``, because on CPU each process spends ~7 s importing torch
+    and MLflow before any work.
 
 With a test frame stride ``n > 1`` the evaluation uses the ground truth of the same frames
 (:class:`bench.data.subsample.EveryNthFrame`): an unbiased estimate of the full-test AUC on
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,7 +42,7 @@ import yaml
 from bench import tracking
 from bench.data import VideoDataset
 from bench.data.subsample import EveryNthFrame
-from bench.io import save_npy, write_json
+from bench.io import save_npy, write_json, write_text
 from bench.metrics.evaluate import evaluate, per_head_aucs
 from bench.model import SSMTL
 from bench.paper import EPOCHS, LEARNING_RATE, TASK_IDS
@@ -52,6 +56,7 @@ SPLITS = ("train", "test")
 EXPERIMENT = "ssmtl-ablation"
 # relative to the working directory: the commands run from the checkout's root
 DVC_LOCK = Path("dvc.lock")
+ROWS_FILE = Path("experiments/ablation.yaml")  # the parent run is named after it
 
 
 @dataclass(frozen=True)
@@ -225,9 +230,12 @@ def run_row(
     out_json: Path,
     model_out: Path,
     dvc_lock: Path = DVC_LOCK,
+    rows_file: Path = ROWS_FILE,
 ) -> dict:
     """Train, score and evaluate ``row`` with ``seed``; one MLflow child run of the sweep, tagged
-    with the hash of ``dvc_lock`` (relative to the working directory, the checkout's root)."""
+    with the hash of ``dvc_lock`` (relative to the working directory, the checkout's root). The
+    sweep's parent run is named after ``rows_file`` and holds the table of its finished rows
+    (``summary.csv``, rewritten after each row)."""
     meta = json.loads((inputs_dir / "meta.json").read_text())
     level_dir = inputs_dir / row.level
     cache = TubeCache.open(level_dir / "train")
@@ -259,17 +267,14 @@ def run_row(
     strides = {k: v for k, v in meta.items() if k.endswith("stride")}
     params = {**asdict(config), "t": meta["t"], **strides}
     parent = tracking.parent_run(
-        EXPERIMENT, f"{dataset.name}-sweep-{sweep}", {"sweep": sweep, "dataset": dataset.name}
+        EXPERIMENT,
+        parent_name(rows_file, dataset.name, inputs_dir, sweep),
+        {"sweep": sweep, "dataset": dataset.name},
     )
     run_name = f"{row.id}-s{seed}"
     with tracking.run(EXPERIMENT, run_name, params, tags, parent_run_id=parent) as mlflow:
         start = time.perf_counter()
-        result = train(
-            cache,
-            teachers,
-            config,
-            on_epoch=lambda epoch, record: mlflow.log_metrics(record, step=epoch),
-        )
+        result = train(cache, teachers, config, on_epoch=lambda e, r: tracking.log_epoch(r, e))
         save_checkpoint(model_out, result, config, meta["t"])
         trained = time.perf_counter()
         model, _, _ = load_checkpoint(model_out)  # scores what was saved
@@ -312,6 +317,41 @@ def run_row(
             "seconds": {"train": trained - start, "score": time.perf_counter() - trained},
         }
         write_json(out_json, summary)
+        tracking.log_best({"best_epoch": result.best_epoch, **val.flat("val")})
         mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
         mlflow.log_artifact(str(out_json))
+    log_sweep_summary(parent)
     return summary
+
+
+def parent_name(rows_file: Path, dataset: str, inputs_dir: Path, sweep: str) -> str:
+    """The sweep's parent run name: the experiment file, the dataset, which sweep (ablation or
+    single_task, from the inputs folder) and its key, e.g.
+    ``ablation.yaml synthetic ablation (sweep 1a2b3c4d5e6f)``."""
+    return f"{rows_file.name} {dataset} {inputs_dir.parent.name} (sweep {sweep})"
+
+
+SUMMARY_METRICS = ("auc_micro", "auc_macro", "auc_macro_strict", "rbdc", "tbdc")
+
+
+def sweep_summary(parent_id: str) -> str:
+    """The finished child runs of a sweep as a CSV table: row, seed, arch, tasks, level, the
+    AUCs, RBDC/TBDC and the best epoch's validation joint loss (empty where absent)."""
+    keys = ("row", "seed", "arch", "tasks", "level")
+    columns = [*keys, *SUMMARY_METRICS, "best_epoch", "best_val_joint_loss"]
+    lines = [",".join(columns)]
+    runs = tracking.child_runs(parent_id)
+    for run in sorted(runs, key=lambda r: (r.data.tags.get("row", ""), r.data.tags.get("seed"))):
+        cells = [run.data.tags.get(k, "") for k in keys]
+        cells += [
+            f"{run.data.metrics[m]:.4f}" if m in run.data.metrics else "" for m in columns[5:]
+        ]
+        lines.append(",".join(cells))
+    return "\n".join(lines) + "\n"
+
+
+def log_sweep_summary(parent_id: str) -> None:
+    """Attach :func:`sweep_summary` to the parent run as ``summary.csv``."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_text(Path(folder) / "summary.csv", sweep_summary(parent_id))
+        tracking.log_run_artifact(parent_id, path)

@@ -114,6 +114,11 @@ def public_storage(url: str) -> str:
     return bare.render_as_string(hide_password=False)
 
 
+def metric_name(config: SearchConfig) -> str:
+    """The study's metric as dashboards show it: ``val_joint_loss_normalized``, ..."""
+    return f"val_joint_loss_{config.objective}"
+
+
 def open_study(config: SearchConfig, study_name: str, storage_url: str) -> Any:
     """Create the study or load it; refuse one created for another grid/objective/profile."""
     import optuna
@@ -132,6 +137,10 @@ def open_study(config: SearchConfig, study_name: str, storage_url: str) -> Any:
         sampler=make_sampler(config),
         pruner=make_pruner(config),
     )
+    # Named, so optuna-dashboard and Optuna's plots label the axis (not "Objective Value").
+    with warnings.catch_warnings():  # experimental in Optuna 3.2+, stable in use since
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([metric_name(config)])
     identity = json.loads(json.dumps(config.identity()))
     stored = study.user_attrs.get("search")
     where = f"study {study_name!r} in {public_storage(storage_url)}"
