@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from bench import tracking
 from bench.data import VideoDataset
@@ -26,6 +27,7 @@ from bench.detection import (
     detect_split,
 )
 from bench.io import save_npz, write_json
+from bench.metrics.curves import history_path, history_table, write_table
 from bench.score import (
     MapConfig,
     frame_sizes,
@@ -34,6 +36,7 @@ from bench.score import (
     scored_regions,
     video_frame_scores,
 )
+from bench.tasks import tubes_to_float
 from bench.teachers import DetectorTeacher, ImageNetTeacher, teacher_targets
 from bench.train import TrainConfig, load_checkpoint, save_checkpoint, train
 from bench.tubes import TubeCache, build_tube_cache
@@ -177,11 +180,12 @@ def run_train(
             cache,
             teachers,
             config,
-            on_epoch=lambda epoch, record: mlflow.log_metrics(record, step=epoch),
+            on_epoch=lambda epoch, record: tracking.log_epoch(record, epoch),
             objects=objects,
             checkpoint_dir=checkpoint_dir,
         )
         save_checkpoint(out_model, result, config, cache.t)
+        tracking.tag_model_file(out_model)
         summary = {
             "best_epoch": result.best_epoch,
             **result.best_val.flat("val"),
@@ -195,10 +199,22 @@ def run_train(
             },
         }
         write_json(metrics_out, summary)
-        mlflow.log_metrics({k: v for k, v in summary.items() if isinstance(v, (int, float))})
+        write_table(history_path(metrics_out), history_table(result.history))
+        tracking.log_best({"best_epoch": result.best_epoch, **result.best_val.flat("val")})
+        mlflow.log_metrics({"train_seconds": summary["train_seconds"]})
         mlflow.log_artifact(str(metrics_out))
-        mlflow.log_artifact(str(out_model))
+        log_trained_model(out_model, cache)
     return summary
+
+
+def log_trained_model(path: Path, cache: TubeCache) -> None:
+    """The saved checkpoint as an MLflow model with a signature and two training tubes as its
+    input example (``mlflow.pytorch.load_model`` returns the SSMTL module)."""
+    model, _, _ = load_checkpoint(path)
+    example = tubes_to_float(cache.tubes[: min(2, len(cache))], "cpu")
+    with torch.no_grad():
+        output = model(example, model.tasks[0])
+    tracking.log_model(model, example, output)
 
 
 def train_frame_stride(cache: TubeCache) -> int:

@@ -213,6 +213,7 @@ def cmd_ablation_run(args: argparse.Namespace) -> int:
             args.alpha,
             args.beta,
             *outputs[row, seed],
+            rows_file=args.rows,
         )
         print(f"{row}, seed {seed}:")
         print_result({k: v for k, v in summary["eval"].items() if isinstance(v, float)}, False)

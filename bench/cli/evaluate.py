@@ -67,6 +67,11 @@ def add_evaluate_command(commands: argparse._SubParsersAction) -> None:
         help="each head's own frame scores (`score --out-heads`): adds the AUC of every head "
         "alone beside eq. (6)'s combined score (per_head)",
     )
+    evaluate.add_argument(
+        "--model",
+        type=Path,
+        help="with --track: the checkpoint behind the scores; links the run to its training run",
+    )
     evaluate.add_argument("--out", type=Path, help="also write the metrics JSON here")
     evaluate.add_argument(
         "--figures",
@@ -115,6 +120,8 @@ def log_evaluation(args: argparse.Namespace, result: dict) -> None:
             {f"auc_{k}": v for k, v in result.get("auc_by_kind", {}).items() if v is not None}
         )
         mlflow.log_metrics(flat)
+        if args.model:
+            tracking.link_to_training(tracking.training_run_of(args.model, "ssmtl-train"))
         if args.out:
             mlflow.log_artifact(str(args.out))
         if args.figures:
