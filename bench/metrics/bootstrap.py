@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from bench.metrics.frame_auc import _padded_auc, _rank_auc
+from bench.metrics.frame_auc import padded_auc, rank_auc
 from bench.metrics.localization import rbdc_tbdc
 from bench.metrics.postprocess import normalize_per_video
 
@@ -53,16 +53,16 @@ def frame_auc_intervals(
     ss = [np.asarray(scores[v], dtype=np.float64) for v in vids]
     two_class = np.array([y.any() and not y.all() for y in ys])
     strict = np.array(
-        [_rank_auc(y, s) if c else np.nan for y, s, c in zip(ys, ss, two_class, strict=True)]
+        [rank_auc(y, s) if c else np.nan for y, s, c in zip(ys, ss, two_class, strict=True)]
     )
-    padded = np.array([_padded_auc(y, normalize_per_video(s)) for y, s in zip(ys, ss, strict=True)])
+    padded = np.array([padded_auc(y, normalize_per_video(s)) for y, s in zip(ys, ss, strict=True)])
     index = draws(len(vids), resamples, seed)
     with np.errstate(invalid="ignore"):  # a draw without two-class videos has no strict macro
         strict_draws = np.nanmean(np.where(two_class[index], strict[index], np.nan), axis=1)
     micro_draws = []
     for row in index:
         y, s = np.concatenate([ys[i] for i in row]), np.concatenate([ss[i] for i in row])
-        micro_draws.append(_rank_auc(y, s) if y.any() and not y.all() else np.nan)
+        micro_draws.append(rank_auc(y, s) if y.any() and not y.all() else np.nan)
     return {
         "auc_micro": _interval(micro_draws, level),
         "auc_macro_strict": _interval(strict_draws, level),

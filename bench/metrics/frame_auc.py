@@ -83,7 +83,7 @@ def average_ranks(values: np.ndarray) -> np.ndarray:
     return group_rank[inverse.ravel()]
 
 
-def _rank_auc(y: np.ndarray, s: np.ndarray) -> float:
+def rank_auc(y: np.ndarray, s: np.ndarray) -> float:
     """Mann-Whitney AUC of validated boolean labels and finite scores (ties count 1/2)."""
     n_pos = int(y.sum())
     n_neg = len(y) - n_pos
@@ -102,7 +102,7 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     under the ROC curve (``sklearn.metrics.roc_auc_score``). Raises ``ValueError`` when the
     labels hold one class only or the lengths disagree.
     """
-    return _rank_auc(*_pair(labels, scores, "roc_auc"))
+    return rank_auc(*_pair(labels, scores, "roc_auc"))
 
 
 def roc_curve_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -111,7 +111,7 @@ def roc_curve_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray
     from sklearn.metrics import roc_curve
 
     y, s = _pair(labels, scores, "roc_curve_points")
-    _rank_auc(y, s)  # same one-class check and message as roc_auc
+    rank_auc(y, s)  # same one-class check and message as roc_auc
     fpr, tpr, _ = roc_curve(y, s)
     return fpr, tpr
 
@@ -145,13 +145,13 @@ def frame_auc_micro(labels: ArrayMap, scores: ArrayMap) -> float:
     triples = _videos(labels, scores)
     y = np.concatenate([t[1] for t in triples])
     s = np.concatenate([t[2] for t in triples])
-    return _rank_auc(y, s)
+    return rank_auc(y, s)
 
 
 def frame_auc_per_video(labels: ArrayMap, scores: ArrayMap) -> dict[str, float | None]:
     """Per-video AUC (strict convention): ``None`` for videos whose labels are one class."""
     return {
-        vid: None if _one_class(y) else _rank_auc(y, s) for vid, y, s in _videos(labels, scores)
+        vid: None if _one_class(y) else rank_auc(y, s) for vid, y, s in _videos(labels, scores)
     }
 
 
@@ -163,10 +163,13 @@ def frame_auc_macro_strict(labels: ArrayMap, scores: ArrayMap) -> float:
     return float(np.mean(aucs))
 
 
-def _padded_auc(y: np.ndarray, s: np.ndarray) -> float:
+def padded_auc(y: np.ndarray, s: np.ndarray) -> float:
+    """One video's padded AUC: a normal frame scored 0 and an abnormal one scored 1 added, so a
+    one-class video has an AUC (the convention of the ano_pred / MNAD evaluation code); ``s``
+    is expected min-max normalised to [0, 1]."""
     y_pad = np.concatenate(([False], y, [True]))
     s_pad = np.concatenate(([0.0], s, [1.0]))
-    return _rank_auc(y_pad, s_pad)
+    return rank_auc(y_pad, s_pad)
 
 
 def frame_auc_macro_padded(labels: ArrayMap, scores: ArrayMap) -> float:
@@ -178,7 +181,7 @@ def frame_auc_macro_padded(labels: ArrayMap, scores: ArrayMap) -> float:
     video's own ranking, hence its unpadded AUC, unchanged). A constant video becomes zeros.
     """
     triples = _videos(labels, scores)
-    return float(np.mean([_padded_auc(y, normalize_per_video(s)) for _, y, s in triples]))
+    return float(np.mean([padded_auc(y, normalize_per_video(s)) for _, y, s in triples]))
 
 
 def frame_auc_report(labels: ArrayMap, scores: ArrayMap) -> dict:
