@@ -113,3 +113,23 @@ def test_compare_cli_writes_the_json(tiny, tmp_path):
     assert ssmtl([*args, "--stages", "nope", "--out", str(out)]) == 2
     with pytest.raises(SystemExit):
         ssmtl([*args, "--scale", "0"])
+
+
+def test_performance_table_from_the_json(tmp_path):
+    from bench.report.performance import performance_table, scaling_table
+
+    rows = [
+        {"stage": "score", "scale": s, "unit": "objects", "items": 10 * s, "ours_per_s": 5.0,
+         "reference_per_s": 4.0, "ratio": 1.25, "ours_seconds": 2.0 * s, "reference_seconds": 1,
+         "ours_peak_mb": 3.0, "reference_peak_mb": None, "dtype": "fp32"}
+        for s in (1, 2)
+    ]  # fmt: skip
+    report = {"environment": {"device_name": "cpu x", "threads": 2}, "rows": rows}
+    report["scaling"] = scaling(rows)
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(report))
+    table = performance_table(path)
+    assert list(table["stage"]) == ["score", "score"] and list(table["ratio"]) == [1.25, 1.25]
+    assert table["reference"][0] == "plain forward of the four heads"
+    assert table["device"][0] == "cpu x" and table["threads"][0] == 2
+    assert list(scaling_table(report)["cost per item vs smallest"]) == [1.0, 1.0]
