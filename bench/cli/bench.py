@@ -1,7 +1,8 @@
-"""``ssmtl bench tubes|model|fps``: the performance benchmarks of the pipeline's stages.
+"""``ssmtl bench compare|tubes|model|fps``: the performance benchmarks of the pipeline's stages.
 
-The arguments are parsed here; the measurements are :mod:`bench.suite.bench_tubes`,
-:mod:`bench.suite.bench_model` and :mod:`bench.suite.bench_fps` (supplementary section 6.2).
+The arguments are parsed here; the measurements are :mod:`bench.suite.bench_compare` (each stage
+beside a plain reference), :mod:`bench.suite.bench_tubes`, :mod:`bench.suite.bench_model` and
+:mod:`bench.suite.bench_fps` (supplementary section 6.2).
 """
 
 from __future__ import annotations
@@ -12,16 +13,21 @@ import sys
 from pathlib import Path
 
 from bench.cli.args import EXIT_BAD_INPUT
+from bench.cli.bench_compare import add_compare
 from bench.paper import ARCHITECTURE_NAMES, T
 
 DESCRIPTION = """\
 Benchmarks of the pipeline stages:
 
+  compare  every hot stage (tubes, ImageNet teacher, detector teacher, training step, scoring,
+         end to end) beside a plain reference written the obvious way, on the same inputs in
+         one process: throughput, ratio, peak memory, at 1x/2x/4x the data with --scale.
   tubes  tube cache build (section 3.1): tubes/s and peak resident memory for the detections
          as given (N) and for 2N, each build in a fresh process; the streaming build's memory
          should not grow with the number of tubes.
   model  the 3D CNN (section 3.2): training samples/s (all four tasks, eq. 5) and scoring
-         objects/s (eq. 6) on random tubes, one JSON line per architecture.
+         objects/s (eq. 6) on random tubes, one JSON line per architecture and combination of
+         --precision, --channels-last, --compile, --batch-size and --thread-counts.
   fps    end-to-end frames/s of online object-level inference and the ms per frame of each
          component (decode, detect, tubes, model, map), next to the paper's 23 FPS on a
          GTX 1080 Ti (supplementary section 6.2).
@@ -38,6 +44,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = bench.add_subparsers(dest="bench_command", required=True)
+    add_compare(sub)
     _add_tubes(sub)
     _add_model(sub)
     _add_fps(sub)
@@ -94,8 +101,41 @@ def _add_model(sub: argparse._SubParsersAction) -> None:
         help="architectures (default: all four of Table 1)",
     )
     model.add_argument("--device", help="default: cuda when available, else cpu")
-    model.add_argument("--batch-size", type=int, default=32, help="default 32")
+    model.add_argument("--batch-size", type=int, nargs="+", default=[32], help="default 32")
     model.add_argument("--steps", type=int, default=3, help="timed steps (default 3)")
+    model.add_argument(
+        "--precision",
+        nargs="+",
+        choices=["fp32", "bf16"],
+        default=["fp32"],
+        help="autocast precisions to time (default fp32; bf16 is emulated on CPUs without "
+        "AVX-512 BF16 / AMX)",
+    )
+    on_off = {"on": True, "off": False}
+    model.add_argument(
+        "--channels-last",
+        nargs="+",
+        choices=list(on_off),
+        default=["on"],
+        help="the encoder's 3D layout: on (channels-last, the model's own) | off (default on)",
+    )
+    model.add_argument(
+        "--compile",
+        nargs="+",
+        choices=list(on_off),
+        default=["off"],
+        help="torch.compile the encoder (default off; compilation takes minutes on CPU)",
+    )
+    model.add_argument(
+        "--thread-counts",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="torch CPU threads to time, e.g. 1 2 (default 0: as set by ssmtl --threads)",
+    )
+    model.add_argument(
+        "--interop-threads", type=int, default=0, help="torch inter-op threads (0: default)"
+    )
     model.add_argument("--t", type=int, default=T, help=f"frames i-t..i+t (default {T})")
     model.set_defaults(func=cmd_bench_model)
 
@@ -221,11 +261,26 @@ def cmd_bench_tubes(args: argparse.Namespace) -> int:
 def cmd_bench_model(args: argparse.Namespace) -> int:
     import torch
 
-    from bench.suite.bench_model import benchmark_model
+    from bench.suite.bench_model import benchmark_model, knob_grid
 
+    if args.interop_threads > 0:
+        torch.set_num_interop_threads(args.interop_threads)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    on = {"on": True, "off": False}
+    grid = list(
+        knob_grid(
+            args.precision,
+            [on[v] for v in args.channels_last],
+            [on[v] for v in args.compile],
+            args.batch_size,
+            args.thread_counts,
+        )
+    )
     for arch in args.arch:
-        print(json.dumps(benchmark_model(arch, device, args.batch_size, args.steps, args.t)))
+        for knobs in grid:
+            batch_size = knobs.pop("batch_size")
+            report = benchmark_model(arch, device, batch_size, args.steps, args.t, **knobs)
+            print(json.dumps(report), flush=True)
     return 0
 
 

@@ -1,0 +1,83 @@
+"""The performance table of the report (issue 15; supplementary section 6.2): each hot stage
+beside its plain reference, from the JSON ``ssmtl bench compare`` writes
+(``metrics/<dataset>/bench.json``, :mod:`bench.suite.bench_compare`).
+
+:func:`performance_table` gives one row per stage and scale; :func:`scaling_table` the cost per
+item and the peak memory at each scale relative to the smallest (linear cost, flat memory).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+#: What each stage's reference is (``ssmtl bench compare``, bench/suite/bench_reference.py).
+REFERENCES = {
+    "tubes": "per-object crop + cv2.resize loop",
+    "imagenet": "bare TorchScript network, batch 32, fp32, channels-last",
+    "detector": "YOLO.predict per frame",
+    "train": "plain eq. (5) loop on random tensors",
+    "score": "plain forward of the four heads",
+    "fps": "paper: 23 FPS, GTX 1080 Ti",
+}
+
+COLUMNS = [
+    "stage", "scale", "unit", "ours/s", "reference/s", "ratio", "ours peak MB",
+    "reference peak MB", "dtype", "reference", "device", "threads",
+]  # fmt: skip
+
+
+def load_bench(source: str | Path | dict) -> dict:
+    """The report of ``ssmtl bench compare``: a path to its JSON or the dict itself."""
+    return source if isinstance(source, dict) else json.loads(Path(source).read_text())
+
+
+def performance_table(source: str | Path | dict) -> pd.DataFrame:
+    """One row per stage and scale: throughput of ours and of the reference, their ratio, peak
+    memory of each, dtype, what the reference is, the device and the threads."""
+    report = load_bench(source)
+    env = report.get("environment", {})
+    rows = [
+        {
+            "stage": row["stage"],
+            "scale": row["scale"],
+            "unit": row["unit"],
+            "ours/s": row["ours_per_s"],
+            "reference/s": row["reference_per_s"],
+            "ratio": row["ratio"],
+            "ours peak MB": row["ours_peak_mb"],
+            "reference peak MB": row.get("reference_peak_mb"),
+            "dtype": row.get("dtype", "fp32"),
+            "reference": row.get("reference", REFERENCES.get(row["stage"], "")),
+            "device": env.get("device_name", env.get("device", "")),
+            "threads": env.get("threads"),
+        }
+        for row in report.get("rows", [])
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def scaling_table(source: str | Path | dict) -> pd.DataFrame:
+    """Per stage and scale: items, cost per item relative to the smallest scale (1.0 = linear)
+    and the peak-memory growth from the smallest to the largest scale."""
+    report = load_bench(source)
+    rows = []
+    for stage, figures in report.get("scaling", {}).items():
+        for scale, items, cost in zip(
+            figures["scales"], figures["items"], figures["cost_ratio"], strict=True
+        ):
+            rows.append(
+                {
+                    "stage": stage,
+                    "scale": scale,
+                    "items": items,
+                    "cost per item vs smallest": cost,
+                    "memory growth MB (largest vs smallest)": figures["memory_growth_mb"],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+__all__ = ["REFERENCES", "load_bench", "performance_table", "scaling_table"]

@@ -1,0 +1,209 @@
+"""Side-by-side benchmark (``ssmtl bench compare``): each hot stage beside a plain reference.
+
+In one process, on the same inputs (the first ``frames`` frames of the first test video and
+their detections), every stage of the pipeline is timed next to the obvious code for the same
+work (:mod:`bench.suite.bench_reference`):
+
+========  ==============================================  ==========================================
+stage     ours                                            reference
+========  ==============================================  ==========================================
+tubes     :func:`bench.tubes.build_tube_cache` (3.1)      per-object crop + ``cv2.resize`` loop
+imagenet  :func:`bench.teachers.teacher_targets` (3.3),   the bare TorchScript network on the same
+          decoding and cropping included                  crops, batch 32, fp32, channels-last
+detector  :class:`bench.teachers.DetectorTeacher` (3.3)   ``YOLO.predict`` once per frame
+train     :func:`bench.train.run_epoch` incl. loading     plain eq. (5) loop on random tensors
+score     :func:`bench.score.object_scores` (3.4)         plain forward of the four heads
+fps       :func:`bench.suite.bench_fps.benchmark_fps`     the paper's 23 FPS (GTX 1080 Ti, 6.2)
+========  ==============================================  ==========================================
+
+``scales`` repeats the data-proportional stages at ``k`` times the input (tubes, imagenet, score:
+every box plus ``k - 1`` copies shifted by half a pixel; detector, fps: ``k`` times the frames;
+train: ``k`` times the batches) so the table shows cost growing linearly and peak memory
+(:class:`bench.suite.bench_memory.PeakRSS`) staying flat.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.io import write_json
+from bench.suite.bench_stages import STAGE_FUNCTIONS, Inputs, Side, prepare_inputs, scaled
+
+STAGES = ("tubes", "imagenet", "detector", "train", "score", "fps")
+UNITS = {
+    "tubes": "tubes",
+    "imagenet": "crops",
+    "detector": "frames",
+    "train": "samples",
+    "score": "objects",
+    "fps": "frames",
+}
+
+
+def _row(stage: str, k: int, mine: Side, theirs: Side, extra: dict) -> dict:
+    ratio = mine.per_s / theirs.per_s if theirs.seconds > 0 else float("nan")
+    return {
+        "stage": stage,
+        "scale": k,
+        "unit": UNITS[stage],
+        "items": mine.items,
+        "ours_per_s": round(mine.per_s, 2),
+        "reference_per_s": round(theirs.per_s, 2),
+        "ratio": round(ratio, 3),
+        "ours_seconds": round(mine.seconds, 3),
+        "reference_seconds": round(theirs.seconds, 3),
+        "ours_peak_mb": round(mine.peak_mb, 1),
+        "reference_peak_mb": None if np.isnan(theirs.peak_mb) else round(theirs.peak_mb, 1),
+        "dtype": extra.pop("dtype", "fp32"),
+        **extra,
+    }
+
+
+def scaling(rows: list[dict]) -> dict[str, dict]:
+    """Per stage measured at several scales: seconds per item and peak memory at each scale
+    relative to the smallest (linear cost: ``cost_ratio`` near 1; flat memory: ``memory_growth_mb``
+    near 0)."""
+    out: dict[str, dict] = {}
+    for stage in dict.fromkeys(row["stage"] for row in rows):
+        runs = sorted((r for r in rows if r["stage"] == stage), key=lambda r: r["scale"])
+        if len(runs) < 2:
+            continue
+        base = runs[0]["ours_seconds"] / max(1, runs[0]["items"])
+        out[stage] = {
+            "scales": [r["scale"] for r in runs],
+            "items": [r["items"] for r in runs],
+            "cost_ratio": [
+                round(r["ours_seconds"] / max(1, r["items"]) / base, 2) if base > 0 else None
+                for r in runs
+            ],
+            "memory_growth_mb": round(runs[-1]["ours_peak_mb"] - runs[0]["ours_peak_mb"], 1),
+        }
+    return out
+
+
+def environment() -> dict:
+    """Device, threads and versions the figures were taken with."""
+    from bench.suite.bench_fps import device_name
+    from bench.train import native_bf16
+
+    cpu = torch.device("cpu")
+    return {
+        "device": "cpu",
+        "device_name": device_name(cpu),
+        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+        "native_bf16": native_bf16(cpu),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def run_compare(
+    inputs: Inputs,
+    stages: Sequence[str] = STAGES,
+    scales: Sequence[int] = (1,),
+    on_row: Callable[[dict], None] | None = None,
+) -> dict:
+    """Every stage of ``stages`` at every scale, ours beside the reference; the report:
+    ``environment``, ``inputs``, ``rows`` (one per stage and scale), ``scaling``."""
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown stages {sorted(unknown)}; choose from {STAGES}")
+    inputs.work.mkdir(parents=True, exist_ok=True)
+    state: dict = {}
+    rows = []
+    try:
+        for k in scales:
+            for stage in (s for s in STAGES if s in stages):
+                row = _row(stage, k, *STAGE_FUNCTIONS[stage](inputs, k, state))
+                rows.append(row)
+                if on_row is not None:
+                    on_row(row)
+            state.pop("cache", None)
+            shutil.rmtree(inputs.work / f"tubes_x{k}", ignore_errors=True)
+    finally:
+        shutil.rmtree(inputs.work / "train_tubes", ignore_errors=True)
+    return {
+        "benchmark": "compare",
+        "environment": environment(),
+        "inputs": {
+            "dataset": inputs.dataset.name,
+            "video": inputs.video.id,
+            "frames": len(inputs.frames),
+            "frame_shape": list(inputs.frames.shape[1:3]),
+            "detections": len(inputs.table),
+            "t": inputs.t,
+            "arch": inputs.arch,
+            "imagenet": str(inputs.imagenet),
+            "yolo": str(inputs.yolo),
+            "train_batch": inputs.train_batch,
+            "reference_batch": inputs.ref_batch,
+        },
+        "rows": rows,
+        "scaling": scaling(rows),
+    }
+
+
+HEADER = ("stage", "x", "unit", "ours/s", "ref/s", "ratio", "ours MB", "ref MB", "dtype")
+
+
+def format_row(row: dict) -> str:
+    ref_mb = "-" if row["reference_peak_mb"] is None else f"{row['reference_peak_mb']:.0f}"
+    cells = (
+        row["stage"], f"{row['scale']}", row["unit"], f"{row['ours_per_s']:.1f}",
+        f"{row['reference_per_s']:.1f}", f"{row['ratio']:.2f}", f"{row['ours_peak_mb']:.0f}",
+        ref_mb, row["dtype"],
+    )  # fmt: skip
+    return "  ".join(f"{cell:>8}" for cell in cells)
+
+
+def format_report(report: dict) -> str:
+    env = report["environment"]
+    lines = [
+        f"{env['device_name']} ({env['device']}), {env['threads']} threads, "
+        f"{env['interop_threads']} inter-op, native bf16 {env['native_bf16']}, "
+        f"load {env['load_average']}",
+        "  ".join(f"{cell:>8}" for cell in HEADER),
+        *(format_row(row) for row in report["rows"]),
+    ]
+    for stage, figures in report["scaling"].items():
+        lines.append(
+            f"scaling {stage}: x{figures['scales']} -> cost per item x{figures['cost_ratio']}, "
+            f"peak memory {figures['memory_growth_mb']:+.0f} MB"
+        )
+    for row in report["rows"]:
+        if "bf16" in row:
+            b = row["bf16"]
+            lines.append(
+                f"imagenet bf16 autocast: {b['bf16_crops_per_s']:.1f} crops/s vs fp32 "
+                f"{b['fp32_crops_per_s']:.1f}; top-1 agreement {b['top1_agreement']:.3f}, "
+                f"logit MAE {b['logit_mae']:.4f}"
+            )
+    return "\n".join(lines)
+
+
+def write_report(path: str | Path, report: dict) -> Path:
+    path = Path(path)
+    write_json(path, report)
+    return path
+
+
+__all__ = [
+    "STAGES",
+    "Inputs",
+    "format_report",
+    "prepare_inputs",
+    "run_compare",
+    "scaled",
+    "scaling",
+    "write_report",
+]

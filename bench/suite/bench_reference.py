@@ -1,0 +1,164 @@
+"""Plain references of the hot stages, written the obvious way (``ssmtl bench compare``).
+
+Each function here is what a reader would write without this project's machinery: a per-object
+crop-and-resize loop for the tubes (section 3.1), the bare TorchScript ImageNet classifier at a
+fixed batch (task 4, section 3.3), the Ultralytics ``YOLO`` call once per frame, a plain PyTorch
+training loop of eq. (5) at a fixed batch on random tensors, and a plain forward of the four
+heads of eq. (6) (section 3.4). :mod:`bench.suite.bench_compare` times each beside the
+project's own stage on the same inputs. Every function returns ``(items, seconds)`` (and, where
+a correctness check needs it, the outputs), timing only the work the reference does.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.model import SSMTL
+from bench.paper import LEARNING_RATE, TUBE_SIZE
+
+
+def plain_tubes(video, boxes: np.ndarray, frame: np.ndarray, t: int) -> tuple[int, float, int]:
+    """Decode the frames the tubes touch, then cut each object's box from its ``2t+1`` frames
+    (clamped at the video's ends) and ``cv2.resize`` it to 64x64, one crop at a time; all tubes
+    are kept in memory. Returns ``(tubes, seconds, bytes of the tubes)``."""
+    import cv2
+
+    start = time.perf_counter()
+    frames = video.read(0, int(frame.max()) + t + 1) if len(frame) else None
+    out = np.empty((len(boxes), 2 * t + 1, 3, TUBE_SIZE, TUBE_SIZE), np.uint8)
+    for k, (box, centre) in enumerate(zip(boxes, frame, strict=True)):
+        height, width = frames.shape[1:3]
+        x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
+        x1, y1 = (
+            min(width, max(x0 + 1, int(np.ceil(box[2])))),
+            min(height, max(y0 + 1, int(np.ceil(box[3])))),
+        )
+        for j, index in enumerate(range(int(centre) - t, int(centre) + t + 1)):
+            crop = frames[min(max(index, 0), len(frames) - 1), y0:y1, x0:x1]
+            resized = cv2.resize(crop, (TUBE_SIZE, TUBE_SIZE), interpolation=cv2.INTER_LINEAR)
+            out[k, j] = resized.transpose(2, 0, 1)
+    return len(boxes), time.perf_counter() - start, out.nbytes
+
+
+def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
+    """The TorchScript classifier in eval mode and channels-last, as a plain script loads it."""
+    with warnings.catch_warnings():  # torch >= 2.9 deprecates TorchScript; loading works
+        warnings.simplefilter("ignore", FutureWarning)
+        net = torch.jit.load(str(path), map_location="cpu")
+    return net.eval().to(memory_format=torch.channels_last)
+
+
+@torch.inference_mode()
+def plain_classifier(
+    net: torch.nn.Module, crops: list[torch.Tensor], bf16: bool = False
+) -> tuple[int, float, np.ndarray]:
+    """The bare network over ready-made crop batches (channels-last, fp32 or bf16 autocast):
+    only the forward passes are timed. Returns ``(crops, seconds, logits float32)``."""
+    seconds, outputs = 0.0, []
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        for batch in crops:
+            x = batch.contiguous(memory_format=torch.channels_last)
+            start = time.perf_counter()
+            logits = net(x)
+            seconds += time.perf_counter() - start
+            outputs.append(logits.float().numpy())
+    logits = np.concatenate(outputs) if outputs else np.zeros((0, 1000), np.float32)
+    return len(logits), seconds, logits
+
+
+def plain_yolo(weights: str | Path, frames: np.ndarray, image_size: int = 640) -> tuple[int, float]:
+    """``YOLO(weights).predict`` once per frame (BGR input, as Ultralytics expects; its own
+    letterbox, NMS and post-processing), after one warm-up frame. Ultralytics' predictor sets
+    torch's CPU threads to 1 on a 2-core machine (``cpu_count() - 1``): the reference runs so, as
+    a plain script would, and the thread count is restored afterwards."""
+    from ultralytics import YOLO
+
+    threads = torch.get_num_threads()
+    try:
+        yolo = YOLO(str(weights), task="detect")
+        yolo.predict(frames[0][..., ::-1], imgsz=image_size, verbose=False, device="cpu")
+        start = time.perf_counter()
+        for frame in frames:
+            yolo.predict(frame[..., ::-1], imgsz=image_size, verbose=False, device="cpu")
+        seconds = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(threads)
+    return len(frames), seconds
+
+
+def _random_batch(batch: int, t: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    shape = (batch, 3, 2 * t + 1, TUBE_SIZE, TUBE_SIZE)
+    return {
+        "x": torch.rand(shape, generator=generator),
+        "intermittent": torch.rand(shape, generator=generator),
+        "teacher": torch.randn(batch, 1080, generator=generator),
+    }
+
+
+def plain_train(
+    arch: str, batch: int, steps: int, t: int, lam: float = 0.5, warmup: int = 1
+) -> tuple[int, float]:
+    """A plain training loop of eq. (5) on random tensors: T1 on ``[x, reversed x]``, T2 on
+    ``[x, intermittent]``, T3 on the context, T4 on the middle crop (four encoder passes, 6B
+    sequences), Adam; ``warmup`` steps first. Returns ``(samples, seconds)``."""
+    generator = torch.Generator().manual_seed(0)
+    model = SSMTL(arch).train()
+    optimizer = torch.optim.Adam(model.parameters(), LEARNING_RATE)
+    data = _random_batch(batch, t, generator)
+    x, mid = data["x"], t
+    labels = torch.cat([torch.zeros(batch), torch.ones(batch)]).long()
+    context = torch.cat([x[:, :, :mid], x[:, :, mid + 1 :]], dim=2)
+
+    def step() -> None:
+        arrow = F.cross_entropy(model.arrow(torch.cat([x, x.flip(2)])), labels)
+        motion = F.cross_entropy(model.motion(torch.cat([x, data["intermittent"]])), labels)
+        middle = (model.middle(context) - x[:, :, mid]).abs().mean()
+        distill = (model.distill(x[:, :, mid : mid + 1]) - data["teacher"]).abs().mean()
+        loss = arrow + motion + middle + lam * distill
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return batch * steps, time.perf_counter() - start
+
+
+@torch.inference_mode()
+def plain_score(arch: str, objects: int, batch: int, t: int) -> tuple[int, float]:
+    """A plain forward of the four heads of eq. (6) on random tubes at a fixed batch (T1 and T2
+    each on its own encoder pass), ``objects`` in all, after one warm-up batch."""
+    generator = torch.Generator().manual_seed(0)
+    model = SSMTL(arch).eval()
+    x = _random_batch(batch, t, generator)["x"]
+    context = torch.cat([x[:, :, :t], x[:, :, t + 1 :]], dim=2)
+
+    def forward(n: int) -> None:
+        model.arrow(x[:n]).softmax(1), model.motion(x[:n]).softmax(1)
+        (model.middle(context[:n]) - x[:n, :, t]).abs().mean(dim=(1, 2, 3))
+        model.distill(x[:n, :, t : t + 1])
+
+    forward(batch)
+    start = time.perf_counter()
+    for first in range(0, objects, batch):
+        forward(min(batch, objects - first))
+    return objects, time.perf_counter() - start
+
+
+__all__ = [
+    "load_torchscript",
+    "plain_classifier",
+    "plain_score",
+    "plain_train",
+    "plain_tubes",
+    "plain_yolo",
+]

@@ -1,0 +1,135 @@
+"""``ssmtl bench compare`` (bench.suite.bench_compare): structure and correctness on the tiny
+synthetic preset. Never timed: the figures themselves are not checked."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bench.cli import main as ssmtl
+from bench.data import open_dataset
+from bench.data.synth import generate
+from bench.suite.bench_compare import format_report, prepare_inputs, run_compare, scaled, scaling
+from bench.suite.bench_memory import PeakRSS
+from bench.suite.bench_reference import plain_tubes
+from bench.suite.bench_tubes import load_detections
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compare") / "s"
+    generate(root, seed=0, preset="tiny")
+    return root
+
+
+@pytest.fixture(scope="module")
+def inputs(tiny, tmp_path_factory):
+    dataset = open_dataset("synthetic", tiny)
+    detections, _ = load_detections(tiny / "detections" / "boxes_test.npz", "synthetic", None)
+    work = tmp_path_factory.mktemp("work")
+    return prepare_inputs(dataset, detections, 8, work, train_batch=2, train_steps=1, ref_batch=4)
+
+
+def test_peak_rss_counts_the_block_alone():
+    with PeakRSS() as peak:
+        block = np.ones(32 * 2**20 // 8)  # 32 MiB, touched
+        del block
+    assert 24 <= peak.mb <= 64
+    with PeakRSS() as nothing:
+        pass
+    assert nothing.mb < 8
+
+
+def test_scaled_copies_every_box_shifted(inputs):
+    table = inputs.table
+    double = scaled(table, 2)
+    assert len(double) == 2 * len(table) and scaled(table, 1) is table
+    shifted = double.boxes[~np.isin(double.boxes[:, 0], table.boxes[:, 0])]
+    np.testing.assert_allclose(np.sort(shifted[:, 0]), np.sort(table.boxes[:, 0] + 0.5))
+    assert (np.diff(double.frame) >= 0).all()  # still ordered by frame
+
+
+def test_plain_tubes_match_the_cache_roughly(inputs, tmp_path):
+    from bench.tubes import build_tube_cache
+
+    table = inputs.table
+    n, seconds, nbytes = plain_tubes(inputs.video, table.boxes, table.frame, inputs.t)
+    assert n == len(table) and seconds > 0 and nbytes == n * 7 * 3 * 64 * 64
+    cache = build_tube_cache(
+        inputs.dataset, "test", table, tmp_path / "c", inputs.t, intermittent=False, progress=False
+    )
+    assert len(cache) == n
+
+
+@pytest.mark.slow
+def test_run_compare_rows_and_scaling(inputs):
+    seen = []
+    report = run_compare(inputs, ["tubes", "score", "train"], [1, 2], on_row=seen.append)
+    rows = report["rows"]
+    assert [(r["stage"], r["scale"]) for r in rows] == [
+        ("tubes", 1), ("train", 1), ("score", 1), ("tubes", 2), ("train", 2), ("score", 2),
+    ]  # fmt: skip
+    assert seen == rows
+    by = {(r["stage"], r["scale"]): r for r in rows}
+    n = len(inputs.table)
+    assert by["tubes", 1]["items"] == n and by["tubes", 2]["items"] == 2 * n
+    assert by["score", 2]["items"] == 2 * n and by["train", 2]["items"] == 2 * 2 * 1
+    for row in rows:
+        assert row["ours_per_s"] > 0 and row["reference_per_s"] > 0 and row["dtype"] == "fp32"
+        assert row["ratio"] == pytest.approx(row["ours_per_s"] / row["reference_per_s"], rel=0.01)
+        assert row["ours_peak_mb"] >= 0
+    assert set(report["scaling"]) == {"tubes", "score", "train"}
+    assert report["scaling"]["tubes"]["items"] == [n, 2 * n]
+    env = report["environment"]
+    assert env["device"] == "cpu" and env["threads"] >= 1 and env["native_bf16"] in (True, False)
+    text = format_report(report)
+    assert "ratio" in text and "scaling tubes" in text
+    json.dumps(report)  # plain types only
+    assert not list(inputs.work.glob("tubes_x*"))  # scratch caches removed
+
+
+def test_scaling_relative_to_the_smallest_scale():
+    rows = [
+        {"stage": "a", "scale": 1, "items": 10, "ours_seconds": 1.0, "ours_peak_mb": 5.0},
+        {"stage": "a", "scale": 4, "items": 40, "ours_seconds": 4.4, "ours_peak_mb": 6.0},
+        {"stage": "b", "scale": 1, "items": 3, "ours_seconds": 1.0, "ours_peak_mb": 1.0},
+    ]
+    out = scaling(rows)
+    assert out == {
+        "a": {"scales": [1, 4], "items": [10, 40], "cost_ratio": [1.0, 1.1],
+              "memory_growth_mb": 1.0}
+    }  # fmt: skip
+
+
+def test_compare_cli_writes_the_json(tiny, tmp_path):
+    out = tmp_path / "bench.json"
+    args = ["bench", "compare", "synthetic", "--root", str(tiny), "--frames", "6"]
+    assert ssmtl([*args, "--stages", "tubes", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert [r["stage"] for r in data["rows"]] == ["tubes"]
+    assert data["inputs"]["frames"] == 6 and data["inputs"]["detections_file"].endswith(".npz")
+    assert ssmtl([*args, "--stages", "nope", "--out", str(out)]) == 2
+    with pytest.raises(SystemExit):
+        ssmtl([*args, "--scale", "0"])
+
+
+def test_performance_table_from_the_json(tmp_path):
+    from bench.report.performance import performance_table, scaling_table
+
+    rows = [
+        {"stage": "score", "scale": s, "unit": "objects", "items": 10 * s, "ours_per_s": 5.0,
+         "reference_per_s": 4.0, "ratio": 1.25, "ours_seconds": 2.0 * s, "reference_seconds": 1,
+         "ours_peak_mb": 3.0, "reference_peak_mb": None, "dtype": "fp32"}
+        for s in (1, 2)
+    ]  # fmt: skip
+    report = {"environment": {"device_name": "cpu x", "threads": 2}, "rows": rows}
+    report["scaling"] = scaling(rows)
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(report))
+    table = performance_table(path)
+    assert list(table["stage"]) == ["score", "score"] and list(table["ratio"]) == [1.25, 1.25]
+    assert table["reference"][0] == "plain forward of the four heads"
+    assert table["device"][0] == "cpu x" and table["threads"][0] == 2
+    assert list(scaling_table(report)["cost per item vs smallest"]) == [1.0, 1.0]
