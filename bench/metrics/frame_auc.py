@@ -150,9 +150,7 @@ def frame_auc_micro(labels: ArrayMap, scores: ArrayMap) -> float:
 
 def frame_auc_per_video(labels: ArrayMap, scores: ArrayMap) -> dict[str, float | None]:
     """Per-video AUC (strict convention): ``None`` for videos whose labels are one class."""
-    return {
-        vid: None if _one_class(y) else rank_auc(y, s) for vid, y, s in _videos(labels, scores)
-    }
+    return {vid: None if _one_class(y) else rank_auc(y, s) for vid, y, s in _videos(labels, scores)}
 
 
 def frame_auc_macro_strict(labels: ArrayMap, scores: ArrayMap) -> float:

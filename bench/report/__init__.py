@@ -92,6 +92,7 @@ from bench.report.load import (
     MetricsDir,
     load_reference,
 )
+from bench.report.performance import benchmark_table
 from bench.report.pervideo import per_video_table
 from bench.report.render import header, latex_escape, markdown_table, page, write_csv
 from bench.report.summary import replace_block, summary_table
@@ -152,6 +153,7 @@ def build_report(
     fps = fps_table(ref, metrics)
     per_head, accuracy = per_head_table(metrics, ref), accuracy_table(metrics)
     seeds, convergence = seeds_table(metrics), convergence_table(metrics)
+    performance = benchmark_table(metrics)
     config = load_params(params) if params is not None else None  # after the metrics' checks
     if config is None:
         why = "not built: no params file given (ssmtl report --params params.yaml)"
@@ -177,6 +179,7 @@ def build_report(
         "search": (search, "Search of t and lambda"),
         "search_trials": (trials, "Search trials"),
         "fps": (fps, "Running time"),
+        "performance": (performance, "Each hot stage beside a plain reference"),
     }
     tables_dir = out_dir / "tables"
     written = [write_csv(tables_dir / f"{name}.csv", df) for name, (df, _) in tables.items()]

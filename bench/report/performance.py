@@ -81,3 +81,16 @@ def scaling_table(source: str | Path | dict) -> pd.DataFrame:
 
 
 __all__ = ["REFERENCES", "load_bench", "performance_table", "scaling_table"]
+
+
+def benchmark_table(metrics) -> pd.DataFrame:
+    """:func:`performance_table` of every dataset with a ``bench.json`` under ``metrics``, with a
+    ``dataset`` column first (empty when no benchmark was run)."""
+    frames = []
+    for path in sorted(Path(metrics.root).glob("*/bench.json")):
+        table = performance_table(path)
+        table.insert(0, "dataset", path.parent.name)
+        frames.append(table)
+    if not frames:
+        return pd.DataFrame(columns=["dataset", *COLUMNS])
+    return pd.concat(frames, ignore_index=True)

@@ -297,6 +297,12 @@ def page(
         + markdown_table(tables["smoke"]),
         "## Search of t and lambda\n\n" + search,
         "## Running time (FPS)\n\n" + markdown_table(tables["fps"]),
+        "## Performance: each stage beside a plain reference\n\n"
+        + table_or(
+            tables["performance"],
+            "not run: `ssmtl bench compare NAME --root ROOT --out metrics/NAME/bench.json` "
+            "on a quiet machine (docs/performance.md)",
+        ),
         "## Figures\n\n" + figure_links(out_dir / "figures", out_dir),
     ]
     return "\n\n".join(sections) + "\n"
