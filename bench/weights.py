@@ -20,6 +20,8 @@ from pathlib import Path
 
 import torch
 
+from bench.errors import BenchError
+
 MODELS_ENV = "SSMTL_MODELS_DIR"
 DEFAULT_MODELS_DIR = Path("~/.cache/ssmtl-bench/models")
 # torchvision file names end in the first hex digits of their SHA-256 (resnet50-11ad3fa6.pth);
@@ -27,7 +29,7 @@ DEFAULT_MODELS_DIR = Path("~/.cache/ssmtl-bench/models")
 _HASH = re.compile(r"-([a-f0-9]+)\.")
 
 
-class WeightsNotFoundError(FileNotFoundError):
+class WeightsNotFoundError(BenchError, FileNotFoundError):
     """Model weights are neither on disk nor downloadable; the message says where we looked."""
 
 

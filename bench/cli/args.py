@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.data import DATASETS, VideoDataset, open_dataset
+from bench.errors import EXIT_BAD_INPUT as EXIT_BAD_INPUT  # re-exported for the commands
 
 if TYPE_CHECKING:
     from bench.score import MapConfig
-
-EXIT_BAD_INPUT = 2
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:

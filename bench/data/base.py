@@ -26,18 +26,23 @@ from typing import Literal
 
 import numpy as np
 
+from bench.errors import BenchError
+
 Split = Literal["train", "test"]
 SPLITS: tuple[Split, Split] = ("train", "test")
 TRACK_COLUMNS = ("track_id", "frame", "x_min", "y_min", "x_max", "y_max")
 REGION_COLUMNS = ("frame", "x_min", "y_min", "x_max", "y_max", "score")
 
 
-class DatasetError(Exception):
+class DatasetError(BenchError):
     """A dataset root is missing or inconsistent; ``problems`` names each file and problem."""
 
     def __init__(self, problems: list[str] | str):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("\n".join(self.problems))
+
+    def lines(self) -> list[str]:
+        return list(self.problems)
 
 
 def empty_tracks() -> np.ndarray:

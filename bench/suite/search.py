@@ -42,6 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.errors import InputError
 from bench.io import write_json
 from bench.paper import LAMBDA, T
 from bench.suite.search_config import SearchConfig
@@ -93,7 +94,7 @@ def summarize(
     rows = trial_rows(study)
     complete = [row for row in rows if row["state"] == "COMPLETE" and row["value"] is not None]
     if not complete:
-        raise ValueError(
+        raise InputError(
             f"study {study.study_name!r}: no completed trial (every trial was pruned or failed)"
         )
     best = min(complete, key=lambda row: (row["value"], row["number"]))
@@ -124,17 +125,17 @@ def read_best(path: str | Path) -> tuple[int, float]:
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: not a search output, unreadable JSON ({error})") from error
+        raise InputError(f"{path}: not a search output, unreadable JSON ({error})") from error
     best = data.get("best") if isinstance(data, dict) else None
     if not isinstance(best, dict):
-        raise ValueError(f"{path}: not a search output, missing key 'best'")
+        raise InputError(f"{path}: not a search output, missing key 'best'")
     for key in ("t", "lam"):
         if best.get(key) is None:
-            raise ValueError(f"{path}: not a search output, missing key 'best.{key}'")
+            raise InputError(f"{path}: not a search output, missing key 'best.{key}'")
     try:
         return int(best["t"]), float(best["lam"])
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{path}: best t/lam are not numbers ({error})") from error
+        raise InputError(f"{path}: best t/lam are not numbers ({error})") from error
 
 
 def close_stale_child_runs(parent_run_id: str, study: Any) -> None:
@@ -189,7 +190,7 @@ def run_search(
     from bench import tracking
 
     if "distill" in config.tasks and teachers_path is None:
-        raise ValueError(
+        raise InputError(
             "task 'distill' needs teacher targets: give --teachers (ssmtl teachers --split train)"
         )
     study_name = config.name_for(dataset.name)

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.errors import InputError
 from bench.pipeline import load_subsampled
 from bench.suite.search_config import SearchConfig
 from bench.suite.search_study import suggest
@@ -77,7 +78,7 @@ def chance_losses(
     _, val_rows = cache.train_val_split(config.train_config(config.lams[0]).train_fraction)
     val_rows = np.intersect1d(val_rows, objects)
     if len(val_rows) == 0:
-        raise ValueError(f"{cache.root}: no validation object whose widest window fits")
+        raise InputError(f"{cache.root}: no validation object whose widest window fits")
     chance = {task: math.log(2) for task in ("arrow", "motion") if task in config.tasks}
     if "middle" in config.tasks:
         middle = cache.tubes[val_rows][:, cache.t].astype(np.float32) / 255.0

@@ -33,6 +33,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from bench.errors import InputError
 from bench.suite.search_config import DONE_STATES, GRID_SAMPLER_SEED, SearchConfig, grid_points
 
 
@@ -75,13 +76,13 @@ def normalize_storage(url: str) -> str:
     try:
         parsed = make_url(url)
     except ArgumentError as error:
-        raise ValueError(
+        raise InputError(
             f"--storage {url!r} is not an SQLAlchemy database URL ({error})"
         ) from error
     if parsed.get_backend_name() != "sqlite":
         return url
     if not parsed.database or parsed.database == ":memory:":
-        raise ValueError(
+        raise InputError(
             f"--storage {url!r}: an in-memory SQLite database cannot hold a "
             "resumable study; give a file"
         )
@@ -137,7 +138,7 @@ def open_study(config: SearchConfig, study_name: str, storage_url: str) -> Any:
     where = f"study {study_name!r} in {public_storage(storage_url)}"
     if stored is None:
         if study.trials:
-            raise ValueError(f"{where} was not made by ssmtl search; use another --study-name")
+            raise InputError(f"{where} was not made by ssmtl search; use another --study-name")
         study.set_user_attr("search", identity)
     elif stored != identity:
         diff = {
@@ -145,7 +146,7 @@ def open_study(config: SearchConfig, study_name: str, storage_url: str) -> Any:
             for k in sorted(set(stored) | set(identity))
             if stored.get(k) != identity.get(k)
         }
-        raise ValueError(
+        raise InputError(
             f"{where} was created with other settings (stored, given): {diff}; "
             "use another --study-name or the same settings"
         )
