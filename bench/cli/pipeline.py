@@ -23,6 +23,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     add_pipeline_commands(commands)
 
 
+def add_trust_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trust-weights",
+        action="store_true",
+        help="load YOLO weights that weights_only=True refuses (they can run code: only files "
+        "from someone you trust)",
+    )
+
+
 def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     detect = commands.add_parser(
         "detect", help="detect objects in every frame of a split (section 3.1)"
@@ -42,6 +51,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
             "(default yolov3u.pt, the paper's)"
         ),
     )
+    add_trust_argument(detect)
     detect.add_argument(
         "--confidence",
         type=number_or_auto(float),
@@ -87,6 +97,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
             "'none' for ImageNet logits alone (the frame level, section 3.5)"
         ),
     )
+    add_trust_argument(teachers)
     teachers.add_argument(
         "--match",
         choices=["iou", "nms"],
@@ -200,15 +211,17 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
 
 def cmd_detect(args: argparse.Namespace) -> int:
     from bench.pipeline import make_detector, run_detect
+    from bench.weights import trusting_weights
 
-    detector = make_detector(
-        args.detector,
-        args.weights,
-        resolve_auto(args.confidence, args.name, "confidence"),
-        args.image_size,
-        args.precomputed,
-        args.device,
-    )
+    with trusting_weights(args.trust_weights):
+        detector = make_detector(
+            args.detector,
+            args.weights,
+            resolve_auto(args.confidence, args.name, "confidence"),
+            args.image_size,
+            args.precomputed,
+            args.device,
+        )
     detections = run_detect(dataset_from(args), args.split, detector, args.out, args.frame_stride)
     print(f"wrote {args.out} ({len(detections)} detections)")
     return 0
@@ -216,20 +229,22 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 def cmd_teachers(args: argparse.Namespace) -> int:
     from bench.pipeline import run_teachers
+    from bench.weights import trusting_weights
 
     imagenet = None if args.imagenet == "none" else args.imagenet
     detector_weights = None if args.detector_weights == "none" else args.detector_weights
-    targets = run_teachers(
-        dataset_from(args),
-        args.split,
-        args.detections,
-        args.out,
-        imagenet,
-        detector_weights,
-        args.match,
-        args.image_size,
-        args.device,
-    )
+    with trusting_weights(args.trust_weights):
+        targets = run_teachers(
+            dataset_from(args),
+            args.split,
+            args.detections,
+            args.out,
+            imagenet,
+            detector_weights,
+            args.match,
+            args.image_size,
+            args.device,
+        )
     print(f"wrote {args.out} {targets.shape}")
     return 0
 
