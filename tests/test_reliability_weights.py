@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import shared_path
 
 from bench.cli import main
 from bench.detection.yolo import YoloRunner
 from bench.errors import InputError, UnsafeWeightsError
 from bench.weights import load_ultralytics, refused_globals, trusting_weights
-
-from conftest import shared_path
 
 
 class Payload:
