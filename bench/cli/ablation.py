@@ -14,6 +14,7 @@ from bench.cli.args import (
     dataset_from,
     map_config,
     print_result,
+    ranged,
 )
 from bench.errors import InputError
 from bench.paper import EPOCHS, LEARNING_RATE, dataset_settings
@@ -111,13 +112,18 @@ def add_ablation_commands(commands: argparse._SubParsersAction) -> None:
     )
     arg("--inputs", required=True, type=Path, help="folder written by 'ssmtl ablation prepare'")
     add_hyperparameter_arguments(run)
-    arg("--epochs", type=int, default=EPOCHS, help=f"default the paper's {EPOCHS}")
-    arg("--batch-size", type=int, default=0, help="0 (default) = the paper's for the architecture")
-    arg("--lr", type=float, default=LEARNING_RATE, help=f"default {LEARNING_RATE:g}")
+    arg("--epochs", type=ranged(int, 1), default=EPOCHS, help=f"default the paper's {EPOCHS}")
+    arg(
+        "--batch-size",
+        type=ranged(int, 0),
+        default=0,
+        help="0 (default) = the paper's for the architecture",
+    )
+    arg("--lr", type=ranged(float, 0), default=LEARNING_RATE, help=f"default {LEARNING_RATE:g}")
     arg("--device", default="auto", help="default auto")
     add_map_arguments(run)
-    arg("--alpha", type=float, default=0.1, help="TBDC track fraction (default 0.1)")
-    arg("--beta", type=float, default=0.1, help="RBDC/TBDC IoU (default 0.1)")
+    arg("--alpha", type=ranged(float, 0, 1), default=0.1, help="TBDC track fraction (default 0.1)")
+    arg("--beta", type=ranged(float, 0, 1), default=0.1, help="RBDC/TBDC IoU (default 0.1)")
     arg(
         "--out",
         required=True,

@@ -7,10 +7,9 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from bench.cli.args import add_dataset_arguments, dataset_from
 from bench.data import DatasetError, check_dataset
+from bench.io import save_npz
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -98,7 +97,6 @@ def cmd_frame_diff(args: argparse.Namespace) -> int:
     from bench.score import frame_difference_scores
 
     scores = frame_difference_scores(dataset_from(args), cell=args.cell)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(args.out, **scores)
+    save_npz(args.out, scores)  # atomic: a kill never leaves half a file
     print(f"wrote {args.out} ({len(scores)} videos)")
     return 0

@@ -14,8 +14,10 @@ from bench.cli.args import (
     map_config,
     number_or_auto,
     print_result,
+    ranged,
     resolve_auto,
 )
+from bench.io import read_arrays
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -54,12 +56,14 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     add_trust_argument(detect)
     detect.add_argument(
         "--confidence",
-        type=number_or_auto(float),
+        type=number_or_auto(float, 0, 1),
         default="auto",
         help="keep boxes at or above this confidence; auto (default): the paper's for the "
         "dataset, 0.5 Ped2, 0.8 Avenue/ShanghaiTech",
     )
-    detect.add_argument("--image-size", type=int, default=640, help="YOLO input size (default 640)")
+    detect.add_argument(
+        "--image-size", type=ranged(int, 32), default=640, help="YOLO input size (default 640)"
+    )
     detect.add_argument(
         "--precomputed",
         default="none",
@@ -67,7 +71,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     )
     detect.add_argument(
         "--frame-stride",
-        type=int,
+        type=ranged(int, 1),
         default=1,
         help="keep detections of every N-th frame only (1 = all, the paper; >1 = CPU profile)",
     )
@@ -104,7 +108,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
         default="nms",
         help="how a box finds the detector's class vector (see bench/teachers/detector.py)",
     )
-    teachers.add_argument("--image-size", type=int, default=640)
+    teachers.add_argument("--image-size", type=ranged(int, 32), default=640)
     teachers.add_argument("--device", default="cpu")
     teachers.add_argument("--out", required=True, type=Path)
     teachers.set_defaults(func=cmd_teachers)
@@ -115,7 +119,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     tubes.add_argument("--detections", required=True, type=Path)
     tubes.add_argument(
         "--t",
-        type=number_or_auto(int),
+        type=number_or_auto(int, 1),
         default="auto",
         help="frames before and after the object's frame; auto (default): the paper's 3",
     )
@@ -147,19 +151,19 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument(
         "--lam",
-        type=number_or_auto(float),
+        type=number_or_auto(float, 0),
         default="auto",
         help="eq. (5) lambda; auto (default): the paper's for --dataset, 0.5 Ped2, "
         "0.2 Avenue/ShanghaiTech",
     )
-    train.add_argument("--epochs", type=int, default=paper.EPOCHS)
+    train.add_argument("--epochs", type=ranged(int, 1), default=paper.EPOCHS)
     train.add_argument(
         "--batch-size",
-        type=int,
+        type=ranged(int, 0),
         default=0,
         help="objects per batch; 0 = the paper's for the architecture",
     )
-    train.add_argument("--lr", type=float, default=paper.LEARNING_RATE)
+    train.add_argument("--lr", type=ranged(float, 0), default=paper.LEARNING_RATE)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="auto")
     train.add_argument("--out", required=True, type=Path, help="checkpoint to write")
@@ -201,7 +205,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     )
     fuse.add_argument(
         "--weight",
-        type=float,
+        type=ranged(float, 0, 1),
         default=0.5,
         help="weight of the object level after per-video min-max normalisation",
     )
@@ -262,6 +266,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from bench.pipeline import run_train
     from bench.train import TrainConfig
 
+    if args.teachers is not None:
+        read_arrays(args.teachers, "teachers file")
+
     config = TrainConfig(
         arch=args.arch,
         tasks=tuple(args.tasks.split(",")),
@@ -282,6 +289,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     from bench.pipeline import run_score
 
+    if args.targets is not None:
+        read_arrays(args.targets, "targets file")
+
     run_score(
         dataset_from(args),
         args.model,
@@ -299,6 +309,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_fuse(args: argparse.Namespace) -> int:
     from bench.pipeline import run_fusion
+
+    read_arrays(args.object_scores, "object-level frame scores")
+    read_arrays(args.frame_scores, "frame-level frame scores")
 
     run_fusion(args.object_scores, args.frame_scores, args.out, args.weight)
     print(f"wrote {args.out}")

@@ -13,6 +13,7 @@ from bench.cli.args import (
     comma_floats,
     comma_ints,
     dataset_from,
+    ranged,
 )
 from bench.paper import ARCHITECTURE_NAMES, EPOCHS, LAMBDA_GRID, LEARNING_RATE, T_GRID, TASKS
 from bench.suite.search_config import DEFAULT_STORAGE, OBJECTIVES, PRUNERS, SAMPLERS, SearchConfig
@@ -102,7 +103,12 @@ def add_search_command(commands: argparse._SubParsersAction) -> None:
         default="grid",
         help="grid (default): the paper's grid; tpe: TPE, lambda log-uniform in [0.05, 1]",
     )
-    arg("--trials", type=int, default=16, help="tpe only: trials in the study (default 16)")
+    arg(
+        "--trials",
+        type=ranged(int, 1),
+        default=16,
+        help="tpe only: trials in the study (default 16)",
+    )
     arg(
         "--objective",
         choices=OBJECTIVES,
@@ -120,7 +126,7 @@ def add_search_command(commands: argparse._SubParsersAction) -> None:
     arg("--study-name", help="default ssmtl-NAME")
     arg(
         "--heartbeat",
-        type=int,
+        type=ranged(int, 0),
         default=0,
         help="seconds; >0 with several workers on one storage (default 0: one worker)",
     )
@@ -135,16 +141,21 @@ def add_search_command(commands: argparse._SubParsersAction) -> None:
         default=",".join(TASKS),
         help="comma-separated subset of arrow,motion,middle,distill (default all four)",
     )
-    arg("--epochs", type=int, default=EPOCHS, help=f"per trial (default the paper's {EPOCHS})")
+    arg(
+        "--epochs",
+        type=ranged(int, 1),
+        default=EPOCHS,
+        help=f"per trial (default the paper's {EPOCHS})",
+    )
     arg(
         "--batch-size",
-        type=int,
+        type=ranged(int, 0),
         default=0,
         help="objects per batch; 0 (default) = the paper's for the architecture",
     )
     arg(
         "--lr",
-        type=float,
+        type=ranged(float, 0),
         default=LEARNING_RATE,
         help=f"Adam learning rate (default the paper's {LEARNING_RATE:g})",
     )
@@ -157,20 +168,20 @@ def add_search_command(commands: argparse._SubParsersAction) -> None:
     arg("--device", default="auto", help="default auto: cuda when available")
     arg(
         "--frame-stride",
-        type=int,
+        type=ranged(int, 1),
         default=1,
         help="train on the objects of every N-th frame (CPU profile; default 1, the paper's)",
     )
     arg("--pruner", choices=PRUNERS, default="median", help="default median")
     arg(
         "--pruner-startup",
-        type=int,
+        type=ranged(int, 0),
         default=5,
         help="MedianPruner: finished trials before pruning (default 5)",
     )
     arg(
         "--pruner-warmup",
-        type=int,
+        type=ranged(int, 0),
         default=1,
         help="MedianPruner: first epochs of a trial that are never pruned (default 1)",
     )
