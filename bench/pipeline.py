@@ -25,7 +25,7 @@ from bench.detection import (
     YoloDetector,
     detect_split,
 )
-from bench.io import write_json
+from bench.io import save_npz, write_json
 from bench.score import (
     MapConfig,
     frame_sizes,
@@ -145,10 +145,16 @@ def run_train(
     dataset_name: str,
     level: str = "object",
     experiment: str = "ssmtl-train",
+    checkpoint_dir: Path | None = None,
+    frame_stride: int = 1,
 ) -> dict:
     """Train (section 3.3) as one MLflow run: params, per-epoch losses, Table 4 figures,
-    checkpoint."""
+    checkpoint. ``frame_stride = n > 1`` trains on the objects of frames ``0, n, 2n, ...`` of the
+    cache only (the same objects as a cache cut from detections at that stride)."""
     cache = TubeCache.open(tubes_dir)
+    objects = None
+    if frame_stride > 1:
+        objects = np.flatnonzero(cache.index["frame"] % frame_stride == 0)
     teachers = (
         np.load(teachers_path, mmap_mode="r")
         if teachers_path and "distill" in config.tasks
@@ -172,18 +178,20 @@ def run_train(
             teachers,
             config,
             on_epoch=lambda epoch, record: mlflow.log_metrics(record, step=epoch),
+            objects=objects,
+            checkpoint_dir=checkpoint_dir,
         )
         save_checkpoint(out_model, result, config, cache.t)
         summary = {
             "best_epoch": result.best_epoch,
             **result.best_val.flat("val"),
             "train_seconds": time.perf_counter() - start,
-            "train_tubes": len(cache),
+            "train_tubes": len(cache) if objects is None else len(objects),
             "config": {
                 **asdict(config),
                 "t": cache.t,
                 "level": level,
-                "train_frame_stride": train_frame_stride(cache),
+                "train_frame_stride": train_frame_stride(cache) * frame_stride,
             },
         }
         write_json(metrics_out, summary)
@@ -209,8 +217,12 @@ def run_score(
     out_regions: Path,
     out_objects: Path,
     device: str = "cpu",
+    out_heads: Path | None = None,
+    imagenet_term: str = "none",
 ) -> dict[str, np.ndarray]:
-    """Object scores (eq. 6), frame scores (section 3.4) and scored regions of the test split."""
+    """Object scores (eq. 6), frame scores (section 3.4) and scored regions of the test split;
+    with ``out_heads`` also each head's own frame scores (``<task>/<video>``), for the per-head
+    diagnosis of ``ssmtl evaluate --heads``."""
     model, _, t = load_checkpoint(model_path, device)
     cache = TubeCache.open(tubes_dir)
     if cache.t != t:
@@ -218,20 +230,41 @@ def run_score(
     targets = (
         np.load(targets_path, mmap_mode="r") if targets_path and "distill" in model.tasks else None
     )
-    heads = object_scores(model, cache, targets)
-    frames = video_frame_scores(cache, heads["score"], frame_sizes(dataset), config)
-    for path in (out_scores, out_regions, out_objects):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out_scores, **frames)
-    np.savez(out_regions, **scored_regions(cache, heads["score"]))
-    np.savez(
+    heads = object_scores(model, cache, targets, imagenet_term=imagenet_term)
+    sizes = frame_sizes(dataset)
+    frames = video_frame_scores(cache, heads["score"], sizes, config)
+    save_npz(out_scores, frames)
+    save_npz(out_regions, scored_regions(cache, heads["score"]))
+    save_npz(
         out_objects,
-        **heads,
-        video=cache.index["video"],
-        frame=cache.index["frame"],
-        box=cache.index["box"],
+        {
+            **heads,
+            "video": cache.index["video"],
+            "frame": cache.index["frame"],
+            "box": cache.index["box"],
+        },
     )
+    if out_heads is not None:
+        save_npz(out_heads, head_frame_scores(cache, heads, model.tasks, sizes, config))
     return frames
+
+
+def head_frame_scores(
+    cache: TubeCache,
+    heads: dict[str, np.ndarray],
+    tasks: tuple[str, ...],
+    sizes: dict[str, tuple[int, int]],
+    config: MapConfig,
+    frame_stride: int = 1,
+) -> dict[str, np.ndarray]:
+    """Each head's frame scores alone (maps and filters as for eq. 6), keyed ``<task>/<video>``;
+    ``frame_stride`` as in :func:`bench.score.video_frame_scores`."""
+    out = {}
+    for task in tasks:
+        frames = video_frame_scores(cache, heads[task], sizes, config, frame_stride=frame_stride)
+        for video, values in frames.items():
+            out[f"{task}/{video}"] = values
+    return out
 
 
 def run_fusion(

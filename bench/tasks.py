@@ -94,6 +94,24 @@ def middle_error(model: SSMTL, x: torch.Tensor) -> torch.Tensor:
     return (model.middle(context).float() - target).abs()
 
 
+def sequence_task_logits(
+    model: SSMTL, batch: dict[str, torch.Tensor], tasks: tuple[str, ...]
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """T1/T2 logits and labels of eq. (1)-(2) for the enabled tasks; with both, one pass of the
+    shared 3D CNN serves both (:meth:`SSMTL.arrow_and_motion`)."""
+    x = batch["regular"]
+    labels = two_classes(x.shape[0], x.device)
+    if "arrow" in tasks and "motion" in tasks:
+        arrow, motion = model.arrow_and_motion(x, reverse(x, axis=2), batch["intermittent"])
+        return {"arrow": (arrow, labels), "motion": (motion, labels)}
+    out = {}
+    if "arrow" in tasks:
+        out["arrow"] = (model.arrow(arrow_samples(x)[0]), labels)
+    if "motion" in tasks:
+        out["motion"] = (model.motion(motion_samples(x, batch["intermittent"])[0]), labels)
+    return out
+
+
 def task_losses(
     model: SSMTL, batch: dict[str, torch.Tensor], tasks: tuple[str, ...]
 ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
@@ -102,16 +120,9 @@ def task_losses(
     ``x``, ``intermittent`` ones (T2) and the ``teacher`` targets (T4)."""
     x = batch["regular"]
     losses, figures = {}, {}
-    if "arrow" in tasks:
-        samples, labels = arrow_samples(x)
-        logits = model.arrow(samples)
-        losses["arrow"] = F.cross_entropy(logits.float(), labels)
-        figures["correct_arrow"] = float((logits.argmax(1) == labels).sum())
-    if "motion" in tasks:
-        samples, labels = motion_samples(x, batch["intermittent"])
-        logits = model.motion(samples)
-        losses["motion"] = F.cross_entropy(logits.float(), labels)
-        figures["correct_motion"] = float((logits.argmax(1) == labels).sum())
+    for task, (logits, labels) in sequence_task_logits(model, batch, tasks).items():
+        losses[task] = F.cross_entropy(logits.float(), labels)
+        figures[f"correct_{task}"] = float((logits.argmax(1) == labels).sum())
     if "middle" in tasks:
         error = middle_error(model, x)
         losses["middle"] = error.mean()

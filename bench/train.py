@@ -12,6 +12,7 @@ each training video's frames train, the last 15% validate.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,22 @@ from bench.paper import N_DISTILL, TASKS
 from bench.tasks import joint_loss, task_losses, tubes_to_float
 from bench.tubes import TubeCache
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 in hardware: CUDA with bf16 support, or a CPU with
+    AVX-512 BF16 / AMX (oneDNN's check). Elsewhere bf16 is emulated: on this project's AVX2 CPU
+    a training step runs ~20x slower in bf16 autocast than in fp32 (docs/performance.md)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """bf16 autocast for ``precision`` on ``device`` (``auto``: where it is native)."""
+    return precision == "bf16" or (precision == "auto" and native_bf16(device))
+
 
 @dataclass
 class TrainConfig:
@@ -42,7 +59,7 @@ class TrainConfig:
     train_fraction: float = paper.TRAIN_FRACTION
     seed: int = 0
     device: str = "auto"  # auto: CUDA when available, else CPU
-    bf16: bool = True  # on CUDA only: bf16 autocast
+    precision: str = "auto"  # auto: bf16 autocast where bf16 is native (native_bf16) | fp32 | bf16
 
     def __post_init__(self) -> None:
         self.tasks = tuple(self.tasks)
@@ -57,6 +74,8 @@ class TrainConfig:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size <= 0:
             self.batch_size = paper.BATCH_SIZE[self.arch]
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
 
 @dataclass
@@ -128,7 +147,7 @@ def run_epoch(
     sums: dict[str, float] = {}
     start, seen = time.perf_counter(), 0
     autocast = torch.autocast(
-        "cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and config.bf16
+        device.type, dtype=torch.bfloat16, enabled=use_bf16(config.precision, device)
     )
     with torch.set_grad_enabled(optimizer is not None):
         for batch_rows in tqdm(list(batches(rows, config.batch_size, rng)), desc=desc, leave=False):
@@ -195,11 +214,15 @@ def train(
     config: TrainConfig,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     objects: np.ndarray | None = None,
+    checkpoint_dir: Path | None = None,
 ) -> TrainResult:
     """Train an SSMTL model on a training tube cache; keep the lowest validation joint loss.
 
     ``objects`` (tube indices) restricts training and validation to those tubes: the search of t
-    and lambda validates every trial on the same objects (:mod:`bench.suite.search_objective`)."""
+    and lambda validates every trial on the same objects (:mod:`bench.suite.search_objective`).
+    ``checkpoint_dir`` keeps every epoch's weights (``epoch_001.pt``, ..., loadable with
+    :func:`load_checkpoint`) and the state to resume from (``resume.pt``): a run started again
+    with the same config continues after its last finished epoch, with the same result."""
     if "distill" in config.tasks and teachers is None:
         raise ValueError("task 'distill' needs teacher targets (ssmtl teachers)")
     if "motion" in config.tasks and cache.intermittent is None:
@@ -224,8 +247,15 @@ def train(
         )
     rng = np.random.default_rng(config.seed)
     best: TrainResult | None = None
-    history = []
-    for epoch in tqdm(range(1, config.epochs + 1), desc=f"train {config.arch}"):
+    history: list[dict[str, float]] = []
+    if checkpoint_dir is not None:
+        best, history = resume(checkpoint_dir, config, model, optimizer, rng)
+    for epoch in tqdm(
+        range(len(history) + 1, config.epochs + 1),
+        desc=f"train {config.arch}",
+        initial=len(history),
+        total=config.epochs,
+    ):
         fit = run_epoch(
             model, cache, teachers, train_rows, config, optimizer, rng, f"epoch {epoch}"
         )
@@ -237,6 +267,8 @@ def train(
         if best is None or val.joint < best.best_val.joint:
             state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             best = TrainResult(state, epoch, val, history)
+        if checkpoint_dir is not None:
+            save_epoch(checkpoint_dir, epoch, model, optimizer, rng, best, config, cache.t)
     assert best is not None
     best.history = history
     return best
@@ -244,24 +276,107 @@ def train(
 
 def save_checkpoint(path: Path, result: TrainResult, config: TrainConfig, t: int) -> None:
     """Weights plus the config (plain types only, so ``torch.load(weights_only=True)`` reads it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    save_torch(
+        path,
+        {
+            "state_dict": result.state_dict,
+            "config": asdict(config),
+            "t": t,
+            "best_epoch": result.best_epoch,
+        },
+    )
+
+
+def save_torch(path: Path, data: dict) -> None:
+    """``torch.save`` through a temporary file, so a kill never leaves a half-written ``path``."""
     # not bench.io.atomic_path: torch names the archive's inner folder after the file, and a
     # ``ssmtl.pt.tmp`` keeps it ``ssmtl.pt`` (the same bytes as a direct save)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    data = {
-        "state_dict": result.state_dict,
-        "config": asdict(config),
-        "t": t,
-        "best_epoch": result.best_epoch,
-    }
     torch.save(data, tmp)
     tmp.replace(path)
+
+
+def config_from_dict(values: dict) -> TrainConfig:
+    """A :class:`TrainConfig` from its ``asdict`` form; checkpoints written before ``precision``
+    carry a ``bf16`` flag (autocast on CUDA only), which reads as ``auto``."""
+    values = {k: v for k, v in values.items() if k != "bf16"}
+    return TrainConfig(**{**values, "tasks": tuple(values["tasks"])})
+
+
+def save_epoch(
+    directory: Path,
+    epoch: int,
+    model: SSMTL,
+    optimizer: torch.optim.Optimizer,
+    rng: np.random.Generator,
+    best: TrainResult,
+    config: TrainConfig,
+    t: int,
+) -> None:
+    """The weights of ``epoch`` (``epoch_NNN.pt``) and, written last, the state to resume from."""
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    save_checkpoint(
+        directory / f"epoch_{epoch:03d}.pt", TrainResult(state, epoch, best.best_val, []), config, t
+    )
+    save_torch(
+        directory / "resume.pt",
+        {
+            "config": asdict(config),
+            "t": t,
+            "epoch": epoch,
+            "model": state,
+            "optimizer": optimizer.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            # JSON: PCG64's 128-bit integers, read back without unpickling
+            "numpy_rng": json.dumps(rng.bit_generator.state),
+            "history": json.dumps(best.history),
+            "best_epoch": best.best_epoch,
+            "best_state": best.state_dict,
+            "best_val": json.dumps(asdict(best.best_val)),
+        },
+    )
+
+
+def resume(
+    directory: Path,
+    config: TrainConfig,
+    model: SSMTL,
+    optimizer: torch.optim.Optimizer,
+    rng: np.random.Generator,
+) -> tuple[TrainResult | None, list[dict[str, float]]]:
+    """Restore ``directory/resume.pt`` into ``model``, ``optimizer`` and ``rng``: the best result
+    so far and the history of the finished epochs (``None, []`` when there is nothing to resume)."""
+    path = directory / "resume.pt"
+    if not path.exists():
+        return None, []
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    saved = {k: v for k, v in data["config"].items() if k != "epochs"}
+    wanted = {k: v for k, v in asdict(config).items() if k != "epochs"}
+    if saved != wanted:
+        changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
+        raise ValueError(
+            f"{path}: the run to resume was trained with other settings ({', '.join(changed)}); "
+            "delete the folder to start afresh or restore those settings"
+        )
+    model.load_state_dict(data["model"])
+    optimizer.load_state_dict(data["optimizer"])
+    torch.set_rng_state(data["torch_rng"])
+    rng.bit_generator.state = json.loads(data["numpy_rng"])
+    history = json.loads(data["history"])[: config.epochs]
+    best = TrainResult(
+        data["best_state"],
+        int(data["best_epoch"]),
+        EpochStats(**json.loads(data["best_val"])),
+        history,
+    )
+    return best, history
 
 
 def load_checkpoint(path: Path, device: str = "cpu") -> tuple[SSMTL, TrainConfig, int]:
     """The model of a checkpoint written by :func:`save_checkpoint` (no unpickling of code)."""
     data = torch.load(path, map_location=device, weights_only=True)
-    config = TrainConfig(**{**data["config"], "tasks": tuple(data["config"]["tasks"])})
+    config = config_from_dict(data["config"])
     distill = data["state_dict"].get("heads.distill.fc.weight")
     n_distill = distill.shape[0] if distill is not None else N_DISTILL
     model = SSMTL(config.arch, config.tasks, n_distill=n_distill)

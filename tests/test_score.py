@@ -25,6 +25,7 @@ from bench.score import (
     scored_regions,
     video_frame_scores,
 )
+from bench.score.objects import score_tasks
 
 T = 3  # tubes of 2t + 1 = 7 frames
 LN3, LN4 = math.log(3.0), math.log(4.0)
@@ -165,20 +166,38 @@ def test_eq6_subset_of_heads_averages_the_enabled_ones():
     np.testing.assert_allclose(scores["score"], [0.525, 0.375], atol=1e-6)
 
 
-def test_eq6_frame_level_targets_use_the_imagenet_part():
-    """1000-column targets (frame level, no detector): the T4 score compares all 1000 logits."""
-    distill = torch.zeros(2, 1000)
-    distill[1] = 1.0
+def test_eq6_frame_level_t4_compares_imagenet_probabilities_and_leaves_the_mean():
+    """1000-column targets (frame level, no detector): the T4 head compares softmax
+    probabilities (bounded), never raw logits; eq. (6) leaves T4 out unless asked for."""
+    distill = torch.zeros(2, 1000)  # student: uniform probabilities 1/1000 for both tubes
     targets = np.full((3, 1000), np.nan, np.float32)
-    targets[2, :500], targets[2, 500:] = (
-        0.3,
-        0.1,
-    )  # tube 0: mean(|0 - 0.3| x500, |0 - 0.1| x500) = 0.2
-    targets[0] = 2.0  # tube 1: |1 - 2| = 1
-    model = StubModel(("distill",), {"distill": distill})
+    targets[2] = 5.0  # tube 0: equal logits, uniform: |1/1000 - 1/1000| = 0
+    targets[0] = 0.0
+    targets[0, 0] = 1000.0  # tube 1: one-hot: (|1/1000 - 1| + 999/1000) / 1000
+    one_hot = (1 - 1e-3 + 999e-3) / 1000
+    middle = torch.full((2, 3, 64, 64), 0.0)
+    model = StubModel(("middle", "distill"), {"middle": middle, "distill": distill})
     scores = object_scores(model, FakeCache(fake_tubes(), [2, 0]), targets, progress=False)
-    np.testing.assert_allclose(scores["distill"], [0.2, 1.0], atol=1e-6)
-    np.testing.assert_allclose(scores["score"], [0.2, 1.0], atol=1e-6)
+    np.testing.assert_allclose(scores["distill"], [0.0, one_hot], atol=1e-7)
+    np.testing.assert_allclose(scores["score"], scores["middle"])  # T4 left out of eq. (6)
+    model = StubModel(("middle", "distill"), {"middle": middle, "distill": distill})
+    scores = object_scores(
+        model,
+        FakeCache(fake_tubes(), [2, 0]),
+        targets,
+        progress=False,
+        imagenet_term="probabilities",
+    )
+    np.testing.assert_allclose(scores["score"], (scores["middle"] + scores["distill"]) / 2)
+
+
+def test_score_tasks_keeps_t4_with_detector_targets():
+    tasks = ("arrow", "motion", "middle", "distill")
+    assert score_tasks(tasks, 1080) == tasks and score_tasks(tasks, 80) == tasks
+    assert score_tasks(tasks, 1000) == tasks[:3]
+    assert score_tasks(tasks, 1000, "probabilities") == tasks
+    with pytest.raises(ValueError, match="imagenet_term"):
+        score_tasks(tasks, 1000, "logits")
 
 
 def test_eq6_distill_without_targets_is_an_error():

@@ -10,6 +10,7 @@ other processes made the same run >10x slower (38 s instead of 3 s).
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from types import SimpleNamespace
 
 import numpy as np
@@ -104,6 +105,9 @@ class RecordingModel(nn.Module):
             torch.stack([torch.where(regular, LN3, 0.0), torch.where(regular, 0.0, LN3)], dim=1)
             + 0 * self.dummy
         )
+
+    def arrow_and_motion(self, x, reversed_x, intermittent):
+        return self.arrow(torch.cat([x, reversed_x])), self.motion(torch.cat([x, intermittent]))
 
     def middle(self, x):
         self.inputs["middle"] = x.clone()
@@ -477,3 +481,63 @@ def test_distill_without_teachers_is_an_error(tiny_cache):
     cache, _ = tiny_cache
     with pytest.raises(ValueError, match="teacher"):
         train(cache, None, TrainConfig(**CONFIG))
+
+
+@pytest.mark.slow
+def test_resumed_run_equals_uninterrupted_run(tiny_cache, tmp_path):
+    """A run stopped after epoch 1 and started again with its checkpoint folder ends with the
+    same weights, history and best epoch as one that never stopped; every epoch's weights load."""
+    cache, teachers = tiny_cache
+    whole = train(cache, teachers, TrainConfig(**CONFIG), checkpoint_dir=tmp_path / "whole")
+    train(cache, teachers, TrainConfig(**{**CONFIG, "epochs": 1}), checkpoint_dir=tmp_path / "cut")
+    resumed = train(cache, teachers, TrainConfig(**CONFIG), checkpoint_dir=tmp_path / "cut")
+    assert [r["epoch"] for r in resumed.history] == [1, 2]
+    assert resumed.best_epoch == whole.best_epoch
+    for name, value in whole.state_dict.items():
+        assert torch.equal(value, resumed.state_dict[name]), name
+
+    def figures(history):  # everything but the timings
+        return [{k: v for k, v in r.items() if not k.endswith("_per_s")} for r in history]
+
+    assert figures(resumed.history) == figures(whole.history)
+    for epoch in (1, 2):
+        model, config, t = load_checkpoint(tmp_path / "cut" / f"epoch_{epoch:03d}.pt")
+        assert t == cache.t and config.arch == CONFIG["arch"] and not model.training
+
+
+def test_resume_refuses_other_settings(tiny_cache, tmp_path):
+    cache, teachers = tiny_cache
+    config = TrainConfig(**{**CONFIG, "epochs": 1, "tasks": ("middle",)})
+    train(cache, None, config, checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="other settings.*lr"):
+        train(cache, None, TrainConfig(**{**asdict(config), "lr": 0.01}), checkpoint_dir=tmp_path)
+
+
+def test_shared_sequence_pass_equals_two_passes_in_eval_mode():
+    """T1 and T2 from one encoder pass give the logits of the two separate calls (eval mode:
+    batch norm uses its running statistics, so grouping cannot change a sample's output)."""
+    torch.manual_seed(0)
+    model = train_module.SSMTL("shallow_narrow").eval()
+    x, inter = torch.rand(2, 3, 3, 64, 64), torch.rand(2, 3, 3, 64, 64)
+    reversed_x = x.flip(2)
+    with torch.no_grad():
+        arrow, motion = model.arrow_and_motion(x, reversed_x, inter)
+        torch.testing.assert_close(arrow, model.arrow(torch.cat([x, reversed_x])))
+        torch.testing.assert_close(motion, model.motion(torch.cat([x, inter])))
+
+
+def test_precision_auto_is_fp32_without_native_bf16(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(train_module, "native_bf16", lambda device: False)
+    assert not train_module.use_bf16("auto", cpu)
+    assert train_module.use_bf16("bf16", cpu) and not train_module.use_bf16("fp32", cpu)
+    monkeypatch.setattr(train_module, "native_bf16", lambda device: True)
+    assert train_module.use_bf16("auto", cpu)
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="fp16")
+
+
+def test_old_checkpoint_config_with_bf16_flag_loads():
+    values = {**asdict(TrainConfig(**CONFIG)), "bf16": True}
+    del values["precision"]
+    assert train_module.config_from_dict(values).precision == "auto"

@@ -20,6 +20,8 @@
       Late fusion of object-level and frame-level frame scores (section 3.5).
   ssmtl evaluate NAME --root DIR --scores FILE.npz [--regions FILE] [--json]
       Frame-level AUC (micro and macro) and, with regions, RBDC and TBDC.
+  ssmtl convergence NAME --root DIR --checkpoints DIR --tubes DIR --out FILE.json
+      AUCs, RBDC/TBDC and per-head AUCs after every epoch of a run (train --checkpoint-dir).
   ssmtl search NAME --root DIR --detections FILE --teachers FILE --out FILE.json
       Optuna search of t and lambda on the validation joint loss (section 4.2), resumable.
   ssmtl ablation prepare|run NAME --root DIR ...
@@ -45,7 +47,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.cli import ablation, bench, data, evaluate, gate, pipeline, report, search
+from bench.cli import (
+    ablation,
+    bench,
+    convergence,
+    data,
+    evaluate,
+    gate,
+    pipeline,
+    report,
+    search,
+)
 from bench.errors import EXIT_BAD_INPUT, BenchError
 
 # OS errors about a named path the user gave: bad input, not a bug
@@ -64,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch CPU threads for the command (0 = all cores; default: torch's own choice)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (data, pipeline, evaluate, search, ablation, gate, bench, report):
+    for module in (data, pipeline, evaluate, convergence, search, ablation, gate, bench, report):
         module.add_commands(commands)
     return parser
 

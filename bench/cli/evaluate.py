@@ -62,6 +62,12 @@ def add_evaluate_command(commands: argparse._SubParsersAction) -> None:
         default=0.1,
         help="RBDC/TBDC: IoU for a region to count as detected (default 0.1)",
     )
+    evaluate.add_argument(
+        "--heads",
+        type=Path,
+        help="each head's own frame scores (`score --out-heads`): adds the AUC of every head "
+        "alone beside eq. (6)'s combined score (per_head)",
+    )
     evaluate.add_argument("--out", type=Path, help="also write the metrics JSON here")
     evaluate.add_argument(
         "--figures",
@@ -118,7 +124,13 @@ def log_evaluation(args: argparse.Namespace, result: dict) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from bench.io import read_arrays
-    from bench.metrics.evaluate import check_scores, evaluate, load_frame_scores, load_regions
+    from bench.metrics.evaluate import (
+        check_scores,
+        evaluate,
+        load_frame_scores,
+        load_npz,
+        load_regions,
+    )
 
     read_arrays(args.scores, "frame scores file")  # a named error for a truncated file
     if args.regions and args.regions.suffix == ".npz":
@@ -138,6 +150,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         resamples=args.bootstrap,
         seed=args.bootstrap_seed,
     )
+    if args.heads:
+        from bench.metrics.evaluate import per_head_aucs
+
+        result["per_head"] = per_head_aucs(dataset, load_npz(args.heads), args.heads)
     if args.out:
         write_json(args.out, result)
     if args.figures:

@@ -166,6 +166,24 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--lr", type=ranged(float, 0), default=paper.LEARNING_RATE)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="auto")
+    train.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        default="auto",
+        help="auto (default): bf16 autocast where the device computes bf16 natively (CUDA, "
+        "AVX-512 BF16 or AMX CPUs), else fp32 (emulated bf16 is ~20x slower)",
+    )
+    train.add_argument(
+        "--frame-stride",
+        type=int,
+        default=1,
+        help="train on the objects of every N-th frame of the cache only (default 1: all)",
+    )
+    train.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        help="keep every epoch's weights here (epoch_NNN.pt) and resume a stopped run from it",
+    )
     train.add_argument("--out", required=True, type=Path, help="checkpoint to write")
     train.add_argument(
         "--metrics", required=True, type=Path, help="validation metrics JSON to write"
@@ -186,6 +204,18 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     score.add_argument("--out-scores", required=True, type=Path)
     score.add_argument("--out-regions", required=True, type=Path)
     score.add_argument("--out-objects", required=True, type=Path)
+    score.add_argument(
+        "--out-heads",
+        type=Path,
+        help="also each head's own frame scores, for the per-head AUCs of `evaluate --heads`",
+    )
+    score.add_argument(
+        "--imagenet-term",
+        choices=["none", "probabilities"],
+        default="none",
+        help="frame level (targets without detector probabilities): eq. (6) without its T4 term "
+        "(none, default) or with T4 on ImageNet softmax probabilities; never raw logits",
+    )
     score.set_defaults(func=cmd_score)
 
     fuse = commands.add_parser(
@@ -278,9 +308,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         lr=args.lr,
         seed=args.seed,
         device=args.device,
+        precision=args.precision,
     )
     summary = run_train(
-        args.tubes, args.teachers, config, args.out, args.metrics, args.dataset, args.level
+        args.tubes,
+        args.teachers,
+        config,
+        args.out,
+        args.metrics,
+        args.dataset,
+        args.level,
+        checkpoint_dir=args.checkpoint_dir,
+        frame_stride=args.frame_stride,
     )
     print_result({k: v for k, v in summary.items() if isinstance(v, (int, float))}, False)
     return 0
@@ -302,6 +341,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         args.out_regions,
         args.out_objects,
         args.device,
+        out_heads=args.out_heads,
+        imagenet_term=args.imagenet_term,
     )
     print(f"wrote {args.out_scores}, {args.out_regions}, {args.out_objects}")
     return 0

@@ -128,6 +128,29 @@ def per_video_table(
     return table
 
 
+def per_head_aucs(
+    dataset: VideoDataset, heads: dict[str, np.ndarray], path: Path
+) -> dict[str, dict[str, float | None]]:
+    """Micro, padded and strict macro AUC of each head's frame scores alone (keys
+    ``<task>/<video>``, :func:`bench.pipeline.head_frame_scores`): which task carries or drags
+    eq. (6)'s combined score (the paper's per-task Ped2 figures: Table 4)."""
+    labels = dataset.test_labels()
+    tasks = sorted({key.split("/", 1)[0] for key in heads})
+    result = {}
+    for task in tasks:
+        scores = {
+            key.split("/", 1)[1]: value.astype(np.float64)
+            for key, value in heads.items()
+            if key.startswith(f"{task}/")
+        }
+        check_scores(dataset, scores, path)
+        report = frame_auc_report(labels, scores)
+        result[task] = {
+            k: report.get(k) for k in ("auc_micro", "auc_macro_padded", "auc_macro_strict")
+        }
+    return result
+
+
 def evaluate(
     dataset: VideoDataset,
     scores: dict[str, np.ndarray],

@@ -66,6 +66,12 @@ import pandas as pd
 
 from bench.io import write_text
 from bench.report.deviations import DEVIATION_COLUMNS, deviations_table, load_params
+from bench.report.diagnosis import (
+    accuracy_table,
+    convergence_table,
+    per_head_table,
+    seeds_table,
+)
 from bench.report.evidence import SMOKE_COLUMNS
 from bench.report.figures import plot_ablation, plot_frame_scores, plot_localization, plot_search
 from bench.report.kinds import kinds_table
@@ -137,6 +143,8 @@ def build_report(
     smoke = pd.DataFrame(pipeline_smoke(metrics) + t4_smoke + kinds_smoke, columns=SMOKE_COLUMNS)
     search, trials = search_tables(metrics)
     fps = fps_table(ref, metrics)
+    per_head, accuracy = per_head_table(metrics, ref), accuracy_table(metrics)
+    seeds, convergence = seeds_table(metrics), convergence_table(metrics)
     config = load_params(params) if params is not None else None  # after the metrics' checks
     if config is None:
         why = "not built: no params file given (ssmtl report --params params.yaml)"
@@ -151,6 +159,10 @@ def build_report(
         ),
         "table2": (t2, "Table 2: frame-level AUC"),
         "table3": (t3, "Table 3: Ped2 AUC, RBDC, TBDC"),
+        "seeds": (seeds, "Headline rows over training seeds (mean and standard deviation)"),
+        "per_head": (per_head, "AUC of each head alone beside eq. (6)"),
+        "accuracy": (accuracy, "Proxy-task validation accuracy (chance 50%)"),
+        "convergence": (convergence, "Ped2: AUC after every training epoch"),
         "table4": (t4, "Table 4: ablation"),
         "kinds": (kinds, "AUC per anomaly kind (synthetic)"),
         "per_video": (per_video_table(metrics), "Per-video AUC"),

@@ -9,8 +9,12 @@ An object's score is the mean over the enabled heads of
   student's prediction of them (the ImageNet teacher is not used at inference).
 
 When the distillation targets hold no detector probabilities (``n_distill == 1000``, the
-frame-level variant without a detector, section 3.5) the T4 score compares the ImageNet logits
-instead. The T3 and T4 inputs are the training tasks' own (:mod:`bench.tasks`).
+frame-level variant without a detector, section 3.5) eq. (6)'s T4 term does not exist: by default
+(``imagenet_term="none"``) the score is the mean of the other heads; ``"probabilities"`` compares
+the student's and the teacher's ImageNet softmax probabilities (bounded, like the detector's),
+never the raw logits, which are unbounded and grow with what the frame holds. Either way the T4
+head's own score (probabilities) is kept for the per-head diagnosis. The T3 and T4 inputs are the
+training tasks' own (:mod:`bench.tasks`).
 """
 
 from __future__ import annotations
@@ -35,12 +39,38 @@ def default_batch_size(device: torch.device) -> int:
     return CPU_BATCH_SIZE if device.type == "cpu" else CUDA_BATCH_SIZE
 
 
+IMAGENET_TERMS = ("none", "probabilities")
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def distill_scores(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
     """T4 score of eq. (6): mean absolute difference between the detector's class probabilities
     and the student's prediction of them (the last 80 columns of both; ``target`` may hold only
-    those 80). 1000-column targets (frame level, no detector) compare the ImageNet logits."""
-    part = slice(None) if target.shape[1] == IMAGENET_CLASSES else slice(-COCO_CLASSES, None)
+    those 80). 1000-column targets (frame level, no detector): the same on the ImageNet softmax
+    probabilities of student and teacher."""
+    if target.shape[1] == IMAGENET_CLASSES:
+        return np.abs(softmax(predicted[:, :IMAGENET_CLASSES]) - softmax(target)).mean(axis=1)
+    part = slice(-COCO_CLASSES, None)
     return np.abs(predicted[:, part] - target[:, part]).mean(axis=1)
+
+
+def score_tasks(
+    tasks: tuple[str, ...], n_targets: int | None, imagenet_term: str = "none"
+) -> tuple[str, ...]:
+    """The heads eq. (6) averages: all enabled ones, except T4 when its targets hold no detector
+    probabilities (frame level) and ``imagenet_term`` is ``"none"``."""
+    if imagenet_term not in IMAGENET_TERMS:
+        raise ValueError(f"imagenet_term must be one of {IMAGENET_TERMS}, got {imagenet_term!r}")
+    no_detector = n_targets == IMAGENET_CLASSES
+    kept = tuple(
+        t for t in tasks if not (t == "distill" and no_detector and imagenet_term == "none")
+    )
+    return kept or tasks
 
 
 @torch.no_grad()
@@ -76,9 +106,11 @@ def object_scores(
     targets: np.ndarray | None,
     batch_size: int | None = None,
     progress: bool = True,
+    imagenet_term: str = "none",
 ) -> dict[str, np.ndarray]:
-    """Per-head anomaly scores and their mean (eq. 6) for every tube of a test cache,
-    ``batch_size`` tubes at a time (default: :func:`default_batch_size` of the model's device)."""
+    """Per-head anomaly scores and their mean (eq. 6, the heads of :func:`score_tasks`) for every
+    tube of a test cache, ``batch_size`` tubes at a time (default: :func:`default_batch_size` of
+    the model's device)."""
     if "distill" in model.tasks and targets is None:
         raise ValueError(
             "the distillation head needs targets: the test split's detector class probabilities "
@@ -98,5 +130,7 @@ def object_scores(
     scores = {
         task: np.concatenate(values) if values else np.zeros(0) for task, values in heads.items()
     }
-    scores["score"] = mean_score(scores, model.tasks) if len(cache) else np.zeros(0)
+    n_targets = targets.shape[1] if targets is not None else None
+    kept = score_tasks(model.tasks, n_targets, imagenet_term)
+    scores["score"] = mean_score(scores, kept) if len(cache) else np.zeros(0)
     return scores

@@ -39,10 +39,10 @@ from bench import tracking
 from bench.data import VideoDataset
 from bench.data.subsample import EveryNthFrame
 from bench.io import save_npy, write_json
-from bench.metrics.evaluate import evaluate
+from bench.metrics.evaluate import evaluate, per_head_aucs
 from bench.model import SSMTL
 from bench.paper import EPOCHS, LEARNING_RATE, TASK_IDS
-from bench.pipeline import load_subsampled
+from bench.pipeline import head_frame_scores, load_subsampled
 from bench.score import MapConfig, frame_sizes, object_scores, scored_regions, video_frame_scores
 from bench.train import TrainConfig, load_checkpoint, save_checkpoint, train
 from bench.tubes import TubeCache, build_tube_cache
@@ -202,12 +202,14 @@ def score_and_evaluate(
     """Eq. (6) object scores of a test cache, its frame scores (section 3.4) and their metrics:
     AUCs, and with ``localize`` RBDC/TBDC. ``stride``: the cache holds every n-th test frame."""
     heads = object_scores(model, cache, targets)
-    frames = video_frame_scores(
-        cache, heads["score"], frame_sizes(dataset), map_config, frame_stride=stride
-    )
+    sizes = frame_sizes(dataset)
+    frames = video_frame_scores(cache, heads["score"], sizes, map_config, frame_stride=stride)
     regions = scored_regions(cache, heads["score"], frame_stride=stride) if localize else None
     truth = EveryNthFrame(dataset, stride) if stride > 1 else dataset
-    return evaluate(truth, frames, regions, alpha=alpha, beta=beta)
+    result = evaluate(truth, frames, regions, alpha=alpha, beta=beta)
+    per_head = head_frame_scores(cache, heads, model.tasks, sizes, map_config, stride)
+    result["per_head"] = per_head_aucs(truth, per_head, cache.root)
+    return result
 
 
 def run_row(

@@ -1,0 +1,75 @@
+"""``ssmtl convergence``: the AUCs of every epoch of a training run (issue 16's convergence
+table). torch is imported by the handler, so building the parser stays cheap."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.cli.args import add_dataset_arguments, add_map_arguments, dataset_from, map_config
+
+DESCRIPTION = """\
+Score the test split with every epoch's weights of a run trained with
+`ssmtl train --checkpoint-dir DIR` and evaluate each as `ssmtl evaluate` does: micro and macro
+AUC with their chance levels, RBDC, TBDC, each head's AUC alone (T1..T4) and the epoch's
+validation figures. Bootstrap 95% intervals for the last epoch and the epoch of the lowest
+validation loss. The JSON is rewritten after every epoch.
+"""
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "convergence",
+        help="AUCs after every training epoch of a run (the convergence table)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_dataset_arguments(parser)
+    parser.add_argument(
+        "--checkpoints", required=True, type=Path, help="the run's --checkpoint-dir"
+    )
+    parser.add_argument("--tubes", required=True, type=Path, help="test tube cache")
+    parser.add_argument(
+        "--targets", type=Path, help="test detector class probabilities (T4 of eq. 6)"
+    )
+    add_map_arguments(parser)
+    parser.add_argument("--alpha", type=float, default=0.1, help="TBDC alpha (default 0.1)")
+    parser.add_argument("--beta", type=float, default=0.1, help="RBDC/TBDC beta (default 0.1)")
+    parser.add_argument(
+        "--bootstrap", type=int, default=1000, help="resamples of the 95%% intervals (0: none)"
+    )
+    parser.add_argument(
+        "--epochs",
+        choices=["all", "selected"],
+        default="all",
+        help="evaluate every epoch (all, default) or the checkpoint training selects (lowest "
+        "validation loss) alone",
+    )
+    parser.add_argument("--out", required=True, type=Path, help="convergence JSON to write")
+    parser.set_defaults(func=cmd_convergence)
+
+
+def cmd_convergence(args: argparse.Namespace) -> int:
+    from bench.suite.convergence import convergence_table
+
+    table = convergence_table(
+        dataset_from(args),
+        args.checkpoints,
+        args.tubes,
+        args.targets,
+        map_config(args),
+        args.out,
+        alpha=args.alpha,
+        beta=args.beta,
+        resamples=args.bootstrap,
+        epochs=args.epochs,
+    )
+    for row in table["rows"]:
+        heads = " ".join(f"{task}={v['auc_micro']:.3f}" for task, v in row["per_head"].items())
+        print(
+            f"epoch {row['epoch']}: micro {row['auc_micro']:.4f} "
+            f"macro(padded) {row['auc_macro_padded']:.4f} rbdc {row['rbdc']:.4f} "
+            f"tbdc {row['tbdc']:.4f} | {heads}"
+        )
+    print(f"wrote {args.out}")
+    return 0

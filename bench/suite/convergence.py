@@ -1,0 +1,125 @@
+"""The convergence table of issue 16: AUCs after every training epoch (section 4.2's budget).
+
+A training run with ``ssmtl train --checkpoint-dir DIR`` keeps every epoch's weights
+(``epoch_NNN.pt``) and its per-epoch training and validation figures (``resume.pt``). This module
+scores the test split with each of them exactly as the ``score`` and ``evaluate`` stages do
+(eq. 6, anomaly maps, section 3.4) and gives one row per epoch: micro and macro AUC, RBDC, TBDC,
+each head's AUC alone, and the validation figures of Table 4. The table answers whether the gap
+to the paper shrinks with the budget (epochs, training objects), and how fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from bench.data import VideoDataset
+from bench.io import write_json
+from bench.metrics.evaluate import evaluate, per_head_aucs
+from bench.pipeline import head_frame_scores
+from bench.score import MapConfig, frame_sizes, object_scores, scored_regions, video_frame_scores
+from bench.train import load_checkpoint
+from bench.tubes import TubeCache
+
+# the figures a row keeps from evaluate(): numbers only (the per-video table stays out)
+AUC_KEYS = ("auc_micro", "auc_macro_padded", "auc_macro_strict", "rbdc", "tbdc")
+
+
+def epoch_checkpoints(directory: Path) -> list[Path]:
+    """The per-epoch weights of a run, in epoch order; a named error when there are none."""
+    paths = sorted(Path(directory).glob("epoch_*.pt"))
+    if not paths:
+        raise FileNotFoundError(
+            f"{directory}: no epoch_NNN.pt checkpoints; train with `ssmtl train --checkpoint-dir "
+            f"{directory}` first"
+        )
+    return paths
+
+
+def training_history(directory: Path) -> dict[int, dict[str, float]]:
+    """Per-epoch training and validation figures of a run (``resume.pt``), by epoch."""
+    path = Path(directory) / "resume.pt"
+    if not path.exists():
+        return {}
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    return {int(record["epoch"]): record for record in json.loads(data["history"])}
+
+
+def evaluate_checkpoint(
+    dataset: VideoDataset,
+    checkpoint: Path,
+    cache: TubeCache,
+    targets: np.ndarray | None,
+    config: MapConfig,
+    alpha: float,
+    beta: float,
+    resamples: int,
+) -> dict:
+    """One row: the AUCs of one checkpoint (with chance levels and, for ``resamples`` > 0,
+    bootstrap intervals) and each head's AUC alone."""
+    model, _, t = load_checkpoint(checkpoint)
+    if cache.t != t:
+        raise ValueError(f"{cache.root}: tubes built with t={cache.t}, {checkpoint} with t={t}")
+    heads = object_scores(model, cache, targets, progress=False)
+    sizes = frame_sizes(dataset)
+    frames = video_frame_scores(cache, heads["score"], sizes, config)
+    regions = scored_regions(cache, heads["score"])
+    result = evaluate(dataset, frames, regions, alpha=alpha, beta=beta, resamples=resamples)
+    per_head = per_head_aucs(
+        dataset, head_frame_scores(cache, heads, model.tasks, sizes, config), checkpoint
+    )
+    row = {key: result.get(key) for key in AUC_KEYS}
+    row["chance"] = result["chance"]
+    if "ci95" in result:
+        row["ci95"] = result["ci95"]
+    row["per_head"] = per_head
+    return row
+
+
+def convergence_table(
+    dataset: VideoDataset,
+    checkpoint_dir: Path,
+    tubes_dir: Path,
+    targets_path: Path | None,
+    config: MapConfig,
+    out: Path,
+    alpha: float = 0.1,
+    beta: float = 0.1,
+    resamples: int = 1000,
+    epochs: str = "all",
+) -> dict:
+    """Rows for every epoch of a run (``epochs="all"``; bootstrap intervals for the last epoch
+    and the epoch of the lowest validation loss) or for the selected epoch alone (``"selected"``,
+    the checkpoint training keeps: the seeds of a final row), written to ``out`` as JSON after
+    each row, so a stopped evaluation keeps its finished rows' figures visible."""
+    if epochs not in ("all", "selected"):
+        raise ValueError(f"epochs must be 'all' or 'selected', got {epochs!r}")
+    cache = TubeCache.open(tubes_dir)
+    targets = np.load(targets_path, mmap_mode="r") if targets_path else None
+    history = training_history(checkpoint_dir)
+    checkpoints = epoch_checkpoints(checkpoint_dir)
+    numbers = [int(path.stem.split("_")[1]) for path in checkpoints]
+    val = {e: history.get(e, {}).get("val_joint_loss", np.inf) for e in numbers}
+    best = min(numbers, key=lambda e: val[e])
+    table: dict = {"best_epoch": best, "epochs_trained": epochs[-1], "rows": []}
+    todo = list(zip(numbers, checkpoints, strict=True))
+    if epochs == "selected":
+        todo = [(epoch, path) for epoch, path in todo if epoch == best]
+    for epoch, path in tqdm(todo, desc="epochs"):
+        with_ci = epoch in (best, numbers[-1])
+        row = evaluate_checkpoint(
+            dataset, path, cache, targets, config, alpha, beta, resamples if with_ci else 0
+        )
+        record = history.get(epoch, {})
+        row = {
+            "epoch": epoch,
+            **row,
+            **{k: v for k, v in record.items() if k.startswith("val_") or k == "train_joint_loss"},
+        }
+        table["rows"].append(row)
+        write_json(out, table)
+    return table
