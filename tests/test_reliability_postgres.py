@@ -10,6 +10,7 @@ reason, where either is missing.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -91,9 +92,9 @@ def worker(data: dict, storage: str, folder: Path, log: Path) -> subprocess.Pope
         "--tubes-root",
         str(data["tubes"]),
         "--t-values",
-        "1,2",
+        "1",
         "--lams",
-        "0.1,1.0",
+        "0.1,0.2,0.5,1.0",
         "--tasks",
         "middle,distill",
         "--epochs",
@@ -141,13 +142,7 @@ def wait_for(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.mark.xfail(
-    reason="known defect: Optuna's GridSampler, once every point has started, hands a worker a "
-    "point another worker is still running, so a grid point can be trained twice (seen: "
-    "(2, 0.1) COMPLETE in trials 2 and 5); needs a duplicate guard in bench/suite/search*.py",
-    strict=False,
-)
-def test_two_workers_on_postgres_lose_nothing_and_retry_a_killed_trial(
+def test_two_workers_on_postgres_train_every_point_once_and_retry_a_killed_trial(
     postgres, search_data, tmp_path
 ):
     storage = postgres
@@ -167,22 +162,31 @@ def test_two_workers_on_postgres_lose_nothing_and_retry_a_killed_trial(
     killed = [t.number for t in trials(storage) if t.state.name == "RUNNING"]
     assert len(killed) == 1
     time.sleep(2.5)  # past the grace period (2 x heartbeat): the trial is stale
-    workers = [worker(search_data, storage, tmp_path, tmp_path / "a.log")]
-    time.sleep(3)  # the workers start apart (Optuna's enqueue is not transactional)
-    workers.append(worker(search_data, storage, tmp_path, tmp_path / "b.log"))
+    # both at once: the grid sampler and the duplicate check must keep them apart
+    workers = [worker(search_data, storage, tmp_path, tmp_path / f"{n}.log") for n in "ab"]
     codes = [w.wait(timeout=300) for w in workers]
     logs = {p.name: p.read_text()[-2000:] for p in tmp_path.glob("*.log")}
     assert codes == [0, 0], logs
 
     final = trials(storage)
-    states = {t.number: t.state.name for t in final}
-    assert states[killed[0]] == "FAIL"  # the killed worker's trial
+    states = {t.number: (t.state.name, t.params, t.user_attrs.get("duplicate_of")) for t in final}
+    assert final[killed[0]].state.name == "FAIL"  # the killed worker's trial
     retried = [t for t in final if t.system_attrs.get("retry_of") == killed[0]]
-    assert len(retried) == 1 and retried[0].state.name == "COMPLETE"
-    complete = [(t.params["t"], t.params["lam"]) for t in final if t.state.name == "COMPLETE"]
-    assert sorted(complete) == [(1, 0.1), (1, 1.0), (2, 0.1), (2, 1.0)], states  # once each
-    assert set(states.values()) <= {"COMPLETE", "FAIL"}  # nothing left running or waiting
-    assert len(final) == 5, states  # four points and the one failed trial: no duplicate
+    assert len(retried) == 1 and retried[0].state.name == "COMPLETE", states
+    trained = sorted(
+        (t.params["t"], t.params["lam"])
+        for t in final
+        if t.state.name == "COMPLETE" or "mlflow_run_id" in t.user_attrs
+        if t.number != killed[0]
+    )
+    assert trained == [(1, 0.1), (1, 0.2), (1, 0.5), (1, 1.0)], states  # each point once
+    for trial in final:  # nothing left running or queued; a duplicate trained nothing
+        assert trial.state.name in ("COMPLETE", "FAIL"), states
+        if trial.state.name == "FAIL" and trial.number != killed[0]:
+            assert "duplicate_of" in trial.user_attrs, states
+            assert "mlflow_run_id" not in trial.user_attrs, states
+    summaries = [json.loads((tmp_path / f"{n}.json").read_text()) for n in "ab"]
+    assert summaries[0]["best"] == summaries[1]["best"]
 
 
 @pytest.fixture(scope="module")

@@ -42,9 +42,10 @@ The study lives in --storage (default the SQLite file artifacts/search/optuna.db
 command at any point and run it again to resume; finished trials are kept, a killed trial is
 run again. A study made with another grid, objective or training profile is refused: give
 another --study-name. Several machines: point them at one server database (e.g.
-postgresql://user@host/db, the password in ~/.pgpass) with --heartbeat 60, started a few
-seconds apart. Output: the best t and lambda, the paper's, every trial (JSON, default
-metrics/search.json). Exit code 2 on bad input.
+postgresql://user@host/db, the password in ~/.pgpass) with --heartbeat 60: each grid point is
+trained once, a worker waits for the others' trials and takes one up if its worker dies.
+Output: the best t and lambda, the paper's, every trial (JSON, default metrics/search.json).
+Exit code 2 on bad input.
 """
 
 

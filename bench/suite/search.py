@@ -38,6 +38,7 @@ the same command again to resume.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,12 +49,15 @@ from bench.paper import LAMBDA, T
 from bench.suite.search_config import SearchConfig
 from bench.suite.search_objective import load_training_data, make_objective
 from bench.suite.search_study import (
+    DuplicatePoint,
     fail_stale_trials,
+    is_duplicate,
     normalize_storage,
     open_study,
     pending,
     point_of,
     public_storage,
+    running_elsewhere,
 )
 
 __all__ = ["SearchConfig", "read_best", "run_search", "summarize"]
@@ -79,7 +83,8 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
                 "number": trial.number,
                 "t": point[0] if point else None,
                 "lam": point[1] if point else None,
-                "state": trial.state.name,
+                # a trial that found its point held by another worker and trained nothing
+                "state": "DUPLICATE" if is_duplicate(trial) else trial.state.name,
                 "value": trial.value,
                 "epochs_run": int(trial.user_attrs.get("epochs_run", 0)),
             }
@@ -224,6 +229,9 @@ def run_search(
                 )
 
             def after(study: Any, trial: Any) -> None:
+                if is_duplicate(trial):
+                    bar.write(f"trial {trial.number}: its point is another worker's, skipped")
+                    return
                 bar.update(1)
                 value = "-" if trial.value is None else f"{trial.value:.4f}"
                 bar.write(
@@ -239,10 +247,15 @@ def run_search(
             while True:
                 todo = pending(study, config)
                 if todo == 0:
-                    break
+                    # other workers' trials: wait, and take one up if its heartbeat stops
+                    if not running_elsewhere(study, config):
+                        break
+                    time.sleep(config.heartbeat)
+                    fail_stale_trials(study, config)
+                    continue
                 before = finished()
                 # the GridSampler may stop a round early (it counts a failed point as visited)
-                study.optimize(objective, n_trials=todo, callbacks=[after])
+                study.optimize(objective, n_trials=todo, callbacks=[after], catch=(DuplicatePoint,))
                 if finished() == before:
                     break
         summary = summarize(study, dataset.name, config, config.storage)

@@ -44,7 +44,7 @@ import numpy as np
 from bench.errors import InputError
 from bench.pipeline import load_subsampled
 from bench.suite.search_config import SearchConfig
-from bench.suite.search_study import suggest
+from bench.suite.search_study import DUPLICATE_ATTR, DuplicatePoint, duplicate_of, suggest
 
 
 def objective_value(
@@ -136,6 +136,11 @@ def make_objective(
 
     def objective(trial: optuna.Trial) -> float:
         t, lam = suggest(trial, config)
+        if config.sampler == "grid":
+            holder = duplicate_of(trial, (t, lam))
+            if holder is not None:  # another worker took the point meanwhile: train nothing
+                trial.set_user_attr(DUPLICATE_ATTR, holder)
+                raise DuplicatePoint(f"(t={t}, lam={lam}) is trial {holder}'s; not trained")
         train_config = config.train_config(lam)
         parent = mlflow.active_run()
         tags = {
