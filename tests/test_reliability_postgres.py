@@ -3,8 +3,9 @@ study (heartbeats, a killed worker's trial retried); no trial lost, none duplica
 
 The server is the machine's own PostgreSQL (``initdb``/``pg_ctl`` on PATH or under
 /usr/lib/postgresql/*/bin), started in a temporary folder on a free port with trust
-authentication; the driver is psycopg2 (``pip install -e '.[postgres]'``). Skipped, with the
-reason, where either is missing.
+authentication; the driver is psycopg2 (in the ``dev`` extra, so CI's ``pip install -e
+".[dev]"`` has it; its absence is a failure, not a skip). Skipped, with the reason, only where
+PostgreSQL's ``initdb``/``pg_ctl`` are not installed.
 """
 
 from __future__ import annotations
@@ -46,8 +47,12 @@ def postgres():
     """``postgresql://postgres@127.0.0.1:PORT/postgres`` of a server of our own."""
     initdb, pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
     if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL's initdb/pg_ctl are not installed (apt install postgresql)")
-    pytest.importorskip("psycopg2", reason="psycopg2 missing: pip install -e '.[postgres]'")
+        pytest.skip(
+            "PostgreSQL's initdb/pg_ctl are neither on PATH nor under /usr/lib/postgresql/*/bin "
+            "(apt install postgresql)"
+        )
+    import psycopg2  # noqa: F401 - the driver: pip install -e '.[dev]' (or '.[postgres]')
+
     # not under pytest's tmp folder: pytest keeps it private to root (0700) at every session start
     folder = Path(tempfile.mkdtemp(prefix="ssmtl-pg-"))
     data, port = folder / "data", free_port()
