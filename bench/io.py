@@ -108,8 +108,8 @@ def check_free_space(folder: Path, needed: int, what: str = "output") -> None:
     free = shutil.disk_usage(folder).free
     if free < needed * 1.05:
         raise DiskSpaceError(
-            f"the {what} needs {needed / 2**30:.2f} GiB but only {free / 2**30:.2f} GiB are "
-            "free there",
+            f"the {what} needs {needed} bytes ({needed / 2**30:.2f} GiB, plus a 5% margin) "
+            f"but only {free} bytes ({free / 2**30:.2f} GiB) are free there",
             file=folder,
             fix=f"free {(needed * 1.05 - free) / 2**30:.2f} GiB or write it elsewhere",
         )
