@@ -146,3 +146,20 @@ def test_boxes_outside_the_frame_or_one_pixel_are_dropped(synthetic_root, tmp_pa
         assert len(got["frame"]) == len(want["frame"])
         meta = json.loads(str(got["meta"]))
     assert meta["detector"] == "precomputed"
+
+
+# --- frames: data check decodes every one ---------------------------------------------------
+
+
+def test_data_check_decodes_every_frame_and_names_a_truncated_jpeg(tmp_path, capsys):
+    root = tmp_path / "synthetic"
+    assert main(["data", "synth", "--out", str(root), "--preset", "tiny", "--seed", "1"]) == 0
+    assert main(["data", "check", "synthetic", "--root", str(root)]) == 0
+    assert "decode synthetic frames" in capsys.readouterr().err  # the progress bar
+    frame = sorted((root / "testing/frames").rglob("*.jpg"))[7]
+    frame.write_bytes(frame.read_bytes()[: frame.stat().st_size // 2])  # an interrupted copy
+    assert main(["data", "check", "synthetic", "--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert f"{frame}: corrupt or truncated image" in err and "replace the file" in err
+    # without decoding the structure alone passes (what data check did before)
+    assert main(["data", "check", "synthetic", "--root", str(root), "--no-decode"]) == 0

@@ -42,6 +42,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     check = data.add_parser("check", help="validate a dataset root and print its counts")
     add_dataset_arguments(check)
     check.add_argument("--json", action="store_true", help="print the counts as JSON")
+    check.add_argument(
+        "--no-decode",
+        action="store_true",
+        help="skip decoding every frame (by default each is decoded, so a truncated or corrupt "
+        "image is named)",
+    )
     check.set_defaults(func=cmd_check)
 
     baseline = commands.add_parser("baseline", help="no-training reference scores").add_subparsers(
@@ -78,7 +84,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     dataset = dataset_from(args)
-    problems = check_dataset(dataset)
+    problems = check_dataset(dataset, decode=not args.no_decode)
     if problems:
         raise DatasetError(problems)
     summary = dataset.summary()

@@ -66,6 +66,21 @@ class FrameSource(ABC):
     def location(self) -> Path:
         """The file or folder the frames come from (named in error messages)."""
 
+    def verify(self, advance: Callable[[int], object] = lambda n: None) -> list[str]:
+        """Decode every frame (``ssmtl data check``); the problems, each naming its file.
+        ``advance(n)`` is called after every ``n`` frames (a progress bar)."""
+        block = 64
+        for start in range(0, self.num_frames, block):
+            stop = min(start + block, self.num_frames)
+            try:
+                frames = self.read(start, stop)
+            except DatasetError as error:
+                return list(error.problems)
+            if len(frames) != stop - start:
+                return [f"{self.location}: frames {start}..{stop - 1}: {len(frames)} decoded"]
+            advance(stop - start)
+        return []
+
 
 class MaskSource(ABC):
     """Pixel-level ground truth of one test video, read by range."""
