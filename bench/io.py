@@ -1,6 +1,11 @@
 """Atomic file writes: an interrupted write never leaves half a file where a finished one is
 expected.
 
+Reading: :func:`read_arrays` opens an ``.npy``/``.npz`` input with a named error
+(:class:`~bench.errors.InputError`: the file, what is wrong, what to do) for a missing, truncated
+or pickled file, instead of a ``BadZipFile`` or ``ValueError`` traceback. :func:`check_free_space`
+refuses a large output before writing it when the disk cannot hold it.
+
 Everything is written to a temporary sibling (``name.tmp.ext``, the extension kept so that
 ``np.save`` and ``savefig`` add nothing) and renamed over the target only when writing succeeded.
 """
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +22,8 @@ from io import BytesIO
 from pathlib import Path
 
 import numpy as np
+
+from bench.errors import DiskSpaceError, InputError
 
 
 @contextmanager
@@ -67,3 +75,41 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
             member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             archive.writestr(member, buffer.getvalue())
     return Path(path)
+
+
+def read_arrays(path: Path, what: str = "array file") -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` (by member name) or an ``.npy`` (under ``""``), loaded without
+    pickles; :class:`~bench.errors.InputError` naming ``path`` when it is missing, truncated, not
+    an array file or holds pickled objects."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} does not exist", file=path, fix="check the path")
+    try:
+        loaded = np.load(path, mmap_mode="r", allow_pickle=False)
+        if isinstance(loaded, np.ndarray):
+            return {"": loaded}
+        with loaded as archive:
+            return {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
+        raise InputError(
+            f"unreadable {what}: not a complete .npy/.npz of plain arrays "
+            f"({type(error).__name__}: {error})",
+            file=path,
+            fix="it may be truncated by an interrupted copy or run; write it again",
+        ) from error
+
+
+def check_free_space(folder: Path, needed: int, what: str = "output") -> None:
+    """:class:`~bench.errors.DiskSpaceError` unless the file system of ``folder`` (or its
+    nearest existing parent) has ``needed`` bytes free, with a 5% margin."""
+    folder = Path(folder).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if free < needed * 1.05:
+        raise DiskSpaceError(
+            f"the {what} needs {needed} bytes ({needed / 2**30:.2f} GiB, plus a 5% margin) "
+            f"but only {free} bytes ({free / 2**30:.2f} GiB) are free there",
+            file=folder,
+            fix=f"free {(needed * 1.05 - free) / 2**30:.2f} GiB or write it elsewhere",
+        )

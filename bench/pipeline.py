@@ -26,7 +26,8 @@ from bench.detection import (
     YoloDetector,
     detect_split,
 )
-from bench.io import save_npz, write_json
+from bench.errors import InputError, ProvenanceError
+from bench.io import read_arrays, save_npz, write_json
 from bench.metrics.curves import history_path, history_table, write_table
 from bench.score import (
     MapConfig,
@@ -117,23 +118,51 @@ def load_subsampled(
     keep = detections.frame % stride == 0
     teachers = None
     if teachers_path is not None:
-        try:
-            teachers = np.load(teachers_path, mmap_mode="r")
-        except (OSError, ValueError) as error:
-            raise ValueError(f"{teachers_path}: cannot read teachers ({error})") from error
+        teachers = read_arrays(teachers_path, "teachers file").get("")
+        if teachers is None:
+            raise InputError(
+                "not a teachers file: an .npz archive, expected one .npy array",
+                file=teachers_path,
+                fix="give the .npy that ssmtl teachers wrote",
+            )
         if teachers.ndim != 2 or len(teachers) != len(detections):
-            raise ValueError(
-                f"{teachers_path}: teachers of shape {teachers.shape}, expected one row per "
-                f"detection of {detections_path} ({len(detections)})"
+            raise ProvenanceError(
+                f"teachers of shape {teachers.shape}, expected one row per detection of "
+                f"{detections_path} ({len(detections)})",
+                file=teachers_path,
+                fix="give the teachers computed from these detections (ssmtl teachers)",
             )
         teachers = np.ascontiguousarray(teachers[keep])
     return detections.filter(keep), teachers
+
+
+def check_origin(
+    meta: dict, dataset_name: str, split: str, path: Path, what: str, fix: str | None = None
+) -> None:
+    """:class:`ProvenanceError` unless an artifact's ``meta`` (its recorded ``dataset`` and
+    ``split``; either may be absent in files of older versions, then it is not compared) says it
+    comes from ``dataset_name``/``split``."""
+    recorded = meta.get("dataset")
+    if isinstance(recorded, dict):  # a tube cache records {"name": ..., "root": ...}
+        recorded = recorded.get("name")
+    wrong = []
+    if recorded is not None and recorded != dataset_name:
+        wrong.append(f"dataset {recorded!r}, not {dataset_name!r}")
+    if meta.get("split") is not None and meta["split"] != split:
+        wrong.append(f"the {meta['split']} split, not the {split} split")
+    if wrong:
+        raise ProvenanceError(
+            f"{what} of {' and of '.join(wrong)}",
+            file=path,
+            fix=fix or f"give the {what} of {dataset_name}'s {split} split",
+        )
 
 
 def run_tubes(
     dataset: VideoDataset, split: str, detections_path: Path, out_dir: Path, t: int, seed: int
 ) -> TubeCache:
     detections = Detections.load(detections_path)
+    check_origin(detections.meta, dataset.name, split, detections_path, "detections")
     return build_tube_cache(
         dataset, split, detections, out_dir, t=t, seed=seed, key={"detections": detections.meta}
     )
@@ -155,6 +184,8 @@ def run_train(
     checkpoint. ``frame_stride = n > 1`` trains on the objects of frames ``0, n, 2n, ...`` of the
     cache only (the same objects as a cache cut from detections at that stride)."""
     cache = TubeCache.open(tubes_dir)
+    fix = f"give the training tube cache of {dataset_name} (ssmtl tubes --split train)"
+    check_origin(cache.meta, dataset_name, "train", Path(tubes_dir), "tube cache", fix)
     objects = None
     if frame_stride > 1:
         objects = np.flatnonzero(cache.index["frame"] % frame_stride == 0)
@@ -239,10 +270,16 @@ def run_score(
     """Object scores (eq. 6), frame scores (section 3.4) and scored regions of the test split;
     with ``out_heads`` also each head's own frame scores (``<task>/<video>``), for the per-head
     diagnosis of ``ssmtl evaluate --heads``."""
+    cache = TubeCache.open(tubes_dir)  # checked before the model is loaded
+    fix = f"give the test tube cache of {dataset.name} (ssmtl tubes --split test)"
+    check_origin(cache.meta, dataset.name, "test", Path(tubes_dir), "tube cache", fix)
     model, _, t = load_checkpoint(model_path, device)
-    cache = TubeCache.open(tubes_dir)
     if cache.t != t:
-        raise ValueError(f"{tubes_dir}: tubes built with t={cache.t}, model trained with t={t}")
+        raise ProvenanceError(
+            f"tubes built with t={cache.t}, model trained with t={t}",
+            file=tubes_dir,
+            fix=f"build the test tubes with --t {t}",
+        )
     targets = (
         np.load(targets_path, mmap_mode="r") if targets_path and "distill" in model.tasks else None
     )
@@ -287,6 +324,9 @@ def run_fusion(
     object_scores_path: Path, frame_scores_path: Path, out: Path, weight: float = 0.5
 ) -> None:
     """Late fusion of object-level and frame-level frame scores (section 3.5)."""
-    with np.load(object_scores_path) as a, np.load(frame_scores_path) as b:
-        fused = late_fusion({k: a[k] for k in a.files}, {k: b[k] for k in b.files}, weight)
-    np.savez(out, **fused)
+    object_level = read_arrays(object_scores_path, "object-level frame scores")
+    frame_level = read_arrays(frame_scores_path, "frame-level frame scores")
+    fused = late_fusion(
+        object_level, frame_level, weight, names=(object_scores_path, frame_scores_path)
+    )
+    save_npz(out, fused)

@@ -24,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from bench import paper
+from bench.errors import InputError, ParameterError, ProvenanceError
 from bench.model import ARCHITECTURES, SSMTL
 from bench.paper import N_DISTILL, TASKS
 from bench.tasks import joint_loss, task_losses, tubes_to_float
@@ -65,17 +66,17 @@ class TrainConfig:
         self.tasks = tuple(self.tasks)
         unknown = set(self.tasks) - set(TASKS)
         if unknown or not self.tasks:
-            raise ValueError(f"tasks must be a non-empty subset of {TASKS}, got {self.tasks}")
+            raise ParameterError(f"tasks must be a non-empty subset of {TASKS}, got {self.tasks}")
         if self.arch not in ARCHITECTURES:
-            raise ValueError(
+            raise ParameterError(
                 f"unknown architecture {self.arch!r}; choose one of {sorted(ARCHITECTURES)}"
             )
         if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+            raise ParameterError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size <= 0:
             self.batch_size = paper.BATCH_SIZE[self.arch]
         if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+            raise ParameterError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
 
 @dataclass
@@ -224,10 +225,12 @@ def train(
     :func:`load_checkpoint`) and the state to resume from (``resume.pt``): a run started again
     with the same config continues after its last finished epoch, with the same result."""
     if "distill" in config.tasks and teachers is None:
-        raise ValueError("task 'distill' needs teacher targets (ssmtl teachers)")
+        raise InputError("task 'distill' needs teacher targets (ssmtl teachers)")
     if "motion" in config.tasks and cache.intermittent is None:
-        raise ValueError(
-            f"{cache.root}: task 'motion' needs a training cache with intermittent sequences"
+        raise ProvenanceError(
+            "task 'motion' needs a training cache with intermittent sequences",
+            file=cache.root,
+            fix="give the training tube cache (ssmtl tubes --split train)",
         )
     device = pick_device(config.device)
     seed_everything(config.seed, device)
@@ -241,9 +244,10 @@ def train(
             np.intersect1d(val_rows, objects),
         )
     if len(train_rows) == 0 or len(val_rows) == 0:
-        raise ValueError(
-            f"{cache.root}: {len(train_rows)} training and {len(val_rows)} validation tubes; "
-            "need both"
+        raise InputError(
+            f"{len(train_rows)} training and {len(val_rows)} validation tubes; need both",
+            file=cache.root,
+            fix="give more detections (a lower --confidence or --frame-stride)",
         )
     rng = np.random.default_rng(config.seed)
     best: TrainResult | None = None
@@ -355,9 +359,10 @@ def resume(
     wanted = {k: v for k, v in asdict(config).items() if k != "epochs"}
     if saved != wanted:
         changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
-        raise ValueError(
-            f"{path}: the run to resume was trained with other settings ({', '.join(changed)}); "
-            "delete the folder to start afresh or restore those settings"
+        raise InputError(
+            f"the run to resume was trained with other settings ({', '.join(changed)})",
+            file=path,
+            fix="delete the folder to start afresh or restore those settings",
         )
     model.load_state_dict(data["model"])
     optimizer.load_state_dict(data["optimizer"])

@@ -8,17 +8,29 @@ torch hub's ``checkpoints``), else a download by the library's name (``yolov3u.p
 ``resnet50``) into that folder where there is network; when all fail,
 :class:`WeightsNotFoundError` names the file, the folder and the environment variable.
 
-This module only finds files; loading them is the job of :mod:`bench.detection.yolo` and
-:mod:`bench.teachers.imagenet`.
+Loading: :func:`load_ultralytics` loads an Ultralytics checkpoint with ``weights_only=True``
+against Ultralytics' allow-list of model classes, so a crafted pickle cannot run code; a file
+that needs more is refused with :class:`~bench.errors.UnsafeWeightsError` naming the globals it
+asks for, unless the user trusts it (``--trust-weights``, :func:`trusting_weights`; a warning
+says so). Other loaders (:mod:`bench.teachers.imagenet`, :mod:`bench.train`) read state dicts
+with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 import torch
+
+from bench.errors import BenchError, InputError, UnsafeWeightsError
 
 MODELS_ENV = "SSMTL_MODELS_DIR"
 DEFAULT_MODELS_DIR = Path("~/.cache/ssmtl-bench/models")
@@ -27,7 +39,7 @@ DEFAULT_MODELS_DIR = Path("~/.cache/ssmtl-bench/models")
 _HASH = re.compile(r"-([a-f0-9]+)\.")
 
 
-class WeightsNotFoundError(FileNotFoundError):
+class WeightsNotFoundError(BenchError, FileNotFoundError):
     """Model weights are neither on disk nor downloadable; the message says where we looked."""
 
 
@@ -144,11 +156,105 @@ def resolve_weights(name_or_path: str | Path, env: str = MODELS_ENV, download: b
     )
 
 
+# --- loading ------------------------------------------------------------------------------------
+
+TRUST_WEIGHTS: ContextVar[bool] = ContextVar("TRUST_WEIGHTS", default=False)
+TRUST_FIX = "if you trust who made the file, pass --trust-weights (it may run code when loaded)"
+
+
+@contextmanager
+def trusting_weights(trust: bool = True) -> Iterator[None]:
+    """Within the block, :func:`load_ultralytics` loads files it cannot load safely with
+    ``weights_only=False`` (the CLI's ``--trust-weights``)."""
+    token = TRUST_WEIGHTS.set(bool(trust))
+    try:
+        yield
+    finally:
+        TRUST_WEIGHTS.reset(token)
+
+
+def refused_globals(path: Path) -> list[str] | None:
+    """The globals ``path`` (a ``torch.save`` zip) needs beyond Ultralytics' allow-list; ``None``
+    when the file is not such a zip (a bare pickle or not a checkpoint at all)."""
+    if not zipfile.is_zipfile(path):
+        return None
+    from ultralytics.nn.tasks import _SafeLoad
+
+    needed = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    with _SafeLoad.loading(str(path)):  # registers what Ultralytics allows for this file
+        allowed = set(_SafeLoad._registry or {})
+    return sorted(name for name in needed if name not in allowed)
+
+
+def load_ultralytics(path: str | Path, trust: bool | None = None, task: str = "detect") -> Any:
+    """``ultralytics.YOLO`` of the checkpoint ``path``, loaded with ``weights_only=True`` against
+    Ultralytics' allow-list (its ``safe_only`` mode, forced on whatever
+    ``$ULTRALYTICS_SAFE_LOAD`` says). A file that this refuses raises
+    :class:`~bench.errors.UnsafeWeightsError` naming what it asks for, before any of its code
+    runs; with ``trust`` (default: :func:`trusting_weights`) it is loaded the unsafe way, with a
+    warning. Any other load failure is an :class:`~bench.errors.InputError` naming the file."""
+    import ultralytics.nn.tasks as tasks
+    from ultralytics import YOLO
+
+    path = Path(path)
+    if trust if trust is not None else TRUST_WEIGHTS.get():
+        print(
+            f"warning: {path}: loading with weights_only=False (--trust-weights): "
+            "the file can run any code",
+            file=sys.stderr,
+        )
+        return YOLO(str(path), task=task)
+    if not tasks._SafeLoad.SUPPORTED:  # pragma: no cover - torch < 2.6
+        raise UnsafeWeightsError(
+            "this torch cannot load Ultralytics checkpoints with weights_only=True",
+            file=path,
+            fix="upgrade torch to >= 2.6, or " + TRUST_FIX,
+        )
+    previous = tasks.SAFE_LOAD
+    tasks.SAFE_LOAD = True
+    try:
+        return YOLO(str(path), task=task)
+    except Exception as error:  # noqa: BLE001 - tell a refused pickle from a broken file
+        raise _load_error(path, error) from error
+    finally:
+        tasks.SAFE_LOAD = previous
+
+
+def _load_error(path: Path, error: Exception) -> BenchError:
+    try:
+        refused = refused_globals(path)
+    except Exception:  # noqa: BLE001 - the file is unreadable: report the load's own error
+        refused = []
+    if refused is None:
+        with open(path, "rb") as handle:
+            is_pickle = handle.read(1) == b"\x80"  # the PROTO opcode that starts a pickle
+        if is_pickle:
+            return UnsafeWeightsError(
+                f"a bare pickle, not a torch checkpoint; weights_only=True refused it ({error})",
+                file=path,
+                fix=TRUST_FIX,
+            )
+    elif refused:
+        return UnsafeWeightsError(
+            f"refused: it needs {', '.join(refused)}, outside the allow-list of model classes",
+            file=path,
+            fix=TRUST_FIX,
+        )
+    return InputError(
+        f"cannot load as an Ultralytics YOLO checkpoint ({type(error).__name__}: {error})",
+        file=path,
+        fix="pass an Ultralytics .pt detection checkpoint (e.g. yolov3u.pt)",
+    )
+
+
 __all__ = [
     "DEFAULT_MODELS_DIR",
     "MODELS_ENV",
+    "TRUST_WEIGHTS",
     "WeightsNotFoundError",
     "is_torchvision_classifier",
+    "load_ultralytics",
     "models_dir",
     "resolve_weights",
+    "trusting_weights",
 ]

@@ -57,10 +57,10 @@ def test_output_path_per_row_and_seed():
         "m/x.json"
     )  # one run: the path as given
     with pytest.raises(
-        ValueError, match=r"m/x-s\{seed\}.json: 2 rows need one file each: put \{row\} in the path"
+        ValueError, match=r"m/x-s\{seed\}.json: 2 rows need one file each; put \{row\} in the path"
     ):
         output_path(Path("m/x-s{seed}.json"), "sn_T1", 0, rows=2, seeds=1)
-    with pytest.raises(ValueError, match=r"3 seeds need one file each: put \{seed\}"):
+    with pytest.raises(ValueError, match=r"3 seeds need one file each; put \{seed\}"):
         output_path(Path("m/{row}.json"), "sn_T1", 0, rows=1, seeds=3)
 
 

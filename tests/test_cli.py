@@ -212,7 +212,7 @@ def test_ablation_run_refuses_one_file_for_several_rows(
     ]
     assert main([*common, "--row", "sn_T1,sn_T2", "--out", str(tmp_path / "metrics.json")]) == 2
     assert (
-        "metrics.json: 2 rows need one file each: put {row} in the path" in capsys.readouterr().err
+        "metrics.json: 2 rows need one file each; put {row} in the path" in capsys.readouterr().err
     )
     assert main([*common, "--row", "sn_T1,sn_T5", "--out", str(tmp_path / "{row}.json")]) == 2
     assert "no row 'sn_T5'" in capsys.readouterr().err

@@ -670,3 +670,25 @@ def test_normalized_objective_does_not_depend_on_the_lambda_a_model_was_trained_
     assert joints[0.1] < joints[1.0]  # the bias the normalized objective removes
     # an untrained model is near chance on every task: the objective is about 1, not 0 or 10
     assert 0.5 < normalized[0.1] < 3.0
+
+
+def test_grid_sampler_never_hands_out_a_held_point_and_a_duplicate_steps_back():
+    """Two workers' trials at once (one process here): the sampler skips a running point; once
+    every point is held, the point it must give is found a duplicate by the objective's check."""
+    import optuna
+
+    from bench.suite.search_study import duplicate_of, make_sampler, suggest
+
+    config = SearchConfig(t_values=(1,), lams=(0.1, 1.0))
+    study = optuna.create_study(sampler=make_sampler(config))
+    first, second, third = study.ask(), study.ask(), study.ask()  # all RUNNING at once
+    points = [suggest(trial, config) for trial in (first, second, third)]
+    assert sorted(points[:2]) == [(1, 0.1), (1, 1.0)]  # never the point another one runs
+    held = [first, second][points.index(points[2])]  # the one whose point the third got
+    alone = second if held is first else first
+    assert duplicate_of(alone, suggest(alone, config)) is None
+    # both holders of one point see each other (at most one trains; both may step back)
+    assert duplicate_of(third, points[2]) == held.number
+    assert duplicate_of(held, points[2]) == third.number
+    third.set_user_attr("duplicate_of", held.number)  # the third stepped back: held trains
+    assert duplicate_of(held, points[2]) is None

@@ -39,8 +39,9 @@ Every command takes a leading ``--threads N`` (``ssmtl --threads 2 train ...``):
 threads, which results depend on (the sums split differently across threads); params.yaml
 ``threads`` gives it to every pipeline stage. Without it torch uses all cores.
 
-Dataset names: ped1, ped2, avenue, shanghaitech, synthetic. Exit codes: 0 success, 2 bad input
-(the message names each file and problem).
+Dataset names: ped1, ped2, avenue, shanghaitech, synthetic. Exit codes: 0 success, 2 bad input or
+usage (a named error: the message names each file, the problem and the fix), 1 an internal error
+(a bug: its traceback is printed), 130 interrupted (Ctrl-C). See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -59,8 +60,11 @@ from bench.cli import (
     report,
     search,
 )
-from bench.cli.args import EXIT_BAD_INPUT
-from bench.data import DatasetError
+from bench.errors import EXIT_BAD_INPUT, BenchError
+
+# OS errors about a named path the user gave: bad input, not a bug
+PATH_ERRORS = (FileExistsError, FileNotFoundError, IsADirectoryError, NotADirectoryError)
+EXIT_INTERRUPTED = 130
 
 
 class VersionAction(argparse.Action):
@@ -113,13 +117,20 @@ def main(argv: list[str] | None = None) -> int:
     set_threads(args.threads)
     try:
         return args.func(args)
-    except DatasetError as error:
-        for problem in error.problems:
-            print(f"error: {problem}", file=sys.stderr)
+    except BenchError as error:
+        for line in error.lines():
+            print(f"error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (FileExistsError, FileNotFoundError, ValueError) as error:
+    except PATH_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except PermissionError as error:
+        print(f"error: {error}; check the file's permissions", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted: finished outputs are kept, unfinished ones removed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    # anything else is a bug: Python prints the traceback and exits with 1 (EXIT_INTERNAL)
 
 
 if __name__ == "__main__":

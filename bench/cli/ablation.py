@@ -14,7 +14,9 @@ from bench.cli.args import (
     dataset_from,
     map_config,
     print_result,
+    ranged,
 )
+from bench.errors import InputError
 from bench.paper import EPOCHS, LEARNING_RATE, dataset_settings
 
 ABLATION_DESCRIPTION = """\
@@ -110,13 +112,18 @@ def add_ablation_commands(commands: argparse._SubParsersAction) -> None:
     )
     arg("--inputs", required=True, type=Path, help="folder written by 'ssmtl ablation prepare'")
     add_hyperparameter_arguments(run)
-    arg("--epochs", type=int, default=EPOCHS, help=f"default the paper's {EPOCHS}")
-    arg("--batch-size", type=int, default=0, help="0 (default) = the paper's for the architecture")
-    arg("--lr", type=float, default=LEARNING_RATE, help=f"default {LEARNING_RATE:g}")
+    arg("--epochs", type=ranged(int, 1), default=EPOCHS, help=f"default the paper's {EPOCHS}")
+    arg(
+        "--batch-size",
+        type=ranged(int, 0),
+        default=0,
+        help="0 (default) = the paper's for the architecture",
+    )
+    arg("--lr", type=ranged(float, 0), default=LEARNING_RATE, help=f"default {LEARNING_RATE:g}")
     arg("--device", default="auto", help="default auto")
     add_map_arguments(run)
-    arg("--alpha", type=float, default=0.1, help="TBDC track fraction (default 0.1)")
-    arg("--beta", type=float, default=0.1, help="RBDC/TBDC IoU (default 0.1)")
+    arg("--alpha", type=ranged(float, 0, 1), default=0.1, help="TBDC track fraction (default 0.1)")
+    arg("--beta", type=ranged(float, 0, 1), default=0.1, help="RBDC/TBDC IoU (default 0.1)")
     arg(
         "--out",
         required=True,
@@ -150,7 +157,7 @@ def hyperparameters(args: argparse.Namespace) -> tuple[int, float]:
         settings = dataset_settings(args.name)
         return int(settings["t"]), float(settings["lam"])
     if args.search is None:
-        raise ValueError("--hyperparameters searched needs --search FILE (ssmtl search's output)")
+        raise InputError("--hyperparameters searched needs --search FILE (ssmtl search's output)")
     from bench.suite.search import read_best
 
     return read_best(args.search)
@@ -170,26 +177,29 @@ def cmd_ablation_prepare(args: argparse.Namespace) -> int:
 def cmd_ablation_run(args: argparse.Namespace) -> int:
     from bench.suite.ablation import RowProfile, load_rows, output_path, run_row
 
-    rows = load_rows(args.rows)
-    ids = args.row.split(",")
+    try:  # the row file and the output templates: bad input, not bugs
+        rows = load_rows(args.rows)
+        ids = args.row.split(",")
+        outputs = {
+            run: tuple(
+                output_path(template, *run, len(ids), len(args.seed))
+                for template in (args.out, args.model)
+            )
+            for run in ((row, seed) for seed in args.seed for row in ids)
+        }
+    except ValueError as error:
+        raise InputError(str(error)) from error
     unknown = [row for row in ids if row not in rows]
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"{args.rows}: no row {', '.join(map(repr, unknown))}; rows: {', '.join(rows)}"
         )
-    runs = [(row, seed) for seed in args.seed for row in ids]
-    outputs = {
-        run: tuple(
-            output_path(template, *run, len(ids), len(args.seed))
-            for template in (args.out, args.model)
-        )
-        for run in runs
-    }
+    runs = list(outputs)
     t, lam = hyperparameters(args)
     meta = args.inputs / "meta.json"
     prepared = json.loads(meta.read_text()).get("t") if meta.is_file() else t
     if prepared != t:
-        raise ValueError(
+        raise InputError(
             f"{args.inputs}: prepared at t = {prepared}, but --hyperparameters "
             f"{args.hyperparameters} gives t = {t}: prepare with the same --hyperparameters"
         )

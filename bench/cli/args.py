@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.data import DATASETS, VideoDataset, open_dataset
+from bench.errors import EXIT_BAD_INPUT as EXIT_BAD_INPUT  # re-exported for the commands
 
 if TYPE_CHECKING:
     from bench.score import MapConfig
-
-EXIT_BAD_INPUT = 2
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,20 +36,23 @@ def add_map_arguments(parser: argparse.ArgumentParser) -> None:
     """Anomaly-map options of section 3.4 (the paper gives no sizes: ours, see params.yaml)."""
     parser.add_argument(
         "--map-scale",
-        type=int,
+        type=ranged(int, 1),
         default=4,
         help="anomaly map is this many times smaller than the frame",
     )
     parser.add_argument(
         "--mean-filter",
-        type=int,
+        type=ranged(int, 1),
         nargs=3,
         default=[3, 5, 5],
         metavar=("FRAMES", "H", "W"),
         help="3D mean filter size",
     )
     parser.add_argument(
-        "--sigma", type=float, default=3.0, help="temporal Gaussian filter on frame scores (frames)"
+        "--sigma",
+        type=ranged(float, 0),
+        default=3.0,
+        help="temporal Gaussian filter on frame scores (frames)",
     )
 
 
@@ -104,16 +107,51 @@ def print_result(result: dict, as_json: bool) -> None:
         print(f"{key:>18}: {value:.4f}" if isinstance(value, float) else f"{key:>18}: {value}")
 
 
-def number_or_auto(kind: Callable[[str], float]) -> Callable[[str], float | str]:
-    """argparse type of a number or ``auto`` (the paper's value for the dataset, section 4.2)."""
+def ranged(
+    kind: Callable[[str], float], minimum: float | None = None, maximum: float | None = None
+) -> Callable[[str], float]:
+    """argparse type of a finite number in ``[minimum, maximum]``: a value out of range is a usage
+    error (exit 2) naming the argument, the value and the range, before any work."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from error
+        if (
+            not math.isfinite(value)
+            or (minimum is not None and value < minimum)
+            or (maximum is not None and value > maximum)
+        ):
+            bounds = " and ".join(
+                b
+                for b in (
+                    f">= {minimum}" if minimum is not None else "",
+                    f"<= {maximum}" if maximum is not None else "",
+                )
+                if b
+            )
+            raise argparse.ArgumentTypeError(f"{text} is out of range: it must be {bounds}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def number_or_auto(
+    kind: Callable[[str], float], minimum: float | None = None, maximum: float | None = None
+) -> Callable[[str], float | str]:
+    """argparse type of a number in ``[minimum, maximum]`` or ``auto`` (the paper's value for the
+    dataset, section 4.2)."""
+    number = ranged(kind, minimum, maximum)
 
     def parse(text: str) -> float | str:
         if text == "auto":
             return text
         try:
-            return kind(text)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(f"expected a number or auto, got {text!r}") from error
+            return number(text)
+        except argparse.ArgumentTypeError as error:
+            raise argparse.ArgumentTypeError(f"expected auto or a number: {error}") from error
 
     return parse
 

@@ -7,10 +7,9 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from bench.cli.args import add_dataset_arguments, dataset_from
 from bench.data import DatasetError, check_dataset
+from bench.io import save_npz
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -43,6 +42,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     check = data.add_parser("check", help="validate a dataset root and print its counts")
     add_dataset_arguments(check)
     check.add_argument("--json", action="store_true", help="print the counts as JSON")
+    check.add_argument(
+        "--no-decode",
+        action="store_true",
+        help="skip decoding every frame (by default each is decoded, so a truncated or corrupt "
+        "image is named)",
+    )
     check.set_defaults(func=cmd_check)
 
     baseline = commands.add_parser("baseline", help="no-training reference scores").add_subparsers(
@@ -79,7 +84,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     dataset = dataset_from(args)
-    problems = check_dataset(dataset)
+    problems = check_dataset(dataset, decode=not args.no_decode)
     if problems:
         raise DatasetError(problems)
     summary = dataset.summary()
@@ -98,7 +103,6 @@ def cmd_frame_diff(args: argparse.Namespace) -> int:
     from bench.score import frame_difference_scores
 
     scores = frame_difference_scores(dataset_from(args), cell=args.cell)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(args.out, **scores)
+    save_npz(args.out, scores)  # atomic: a kill never leaves half a file
     print(f"wrote {args.out} ({len(scores)} videos)")
     return 0

@@ -11,6 +11,7 @@ from bench.cli.args import (
     dataset_from,
     parse_bool,
     print_result,
+    ranged,
 )
 from bench.io import write_json
 
@@ -38,7 +39,7 @@ def add_evaluate_command(commands: argparse._SubParsersAction) -> None:
     )
     evaluate.add_argument(
         "--smooth-sigma",
-        type=float,
+        type=ranged(float, 0),
         default=0.0,
         help="temporal Gaussian sigma in frames applied before the AUC (default 0: off)",
     )
@@ -51,13 +52,13 @@ def add_evaluate_command(commands: argparse._SubParsersAction) -> None:
     )
     evaluate.add_argument(
         "--alpha",
-        type=float,
+        type=ranged(float, 0, 1),
         default=0.1,
         help="TBDC: fraction of a track's regions that must be detected (default 0.1)",
     )
     evaluate.add_argument(
         "--beta",
-        type=float,
+        type=ranged(float, 0, 1),
         default=0.1,
         help="RBDC/TBDC: IoU for a region to count as detected (default 0.1)",
     )
@@ -80,7 +81,7 @@ def add_evaluate_command(commands: argparse._SubParsersAction) -> None:
     )
     evaluate.add_argument(
         "--bootstrap",
-        type=int,
+        type=ranged(int, 0),
         default=1000,
         metavar="N",
         help="resamples of the test videos for the 95%% intervals (default 1000; 0: none)",
@@ -129,6 +130,7 @@ def log_evaluation(args: argparse.Namespace, result: dict) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from bench.io import read_arrays
     from bench.metrics.evaluate import (
         check_scores,
         evaluate,
@@ -137,6 +139,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         load_regions,
     )
 
+    read_arrays(args.scores, "frame scores file")  # a named error for a truncated file
+    if args.regions and args.regions.suffix == ".npz":
+        read_arrays(args.regions, "regions file")
     dataset = dataset_from(args)
     scores = load_frame_scores(args.scores)
     check_scores(dataset, scores, args.scores)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from bench.errors import InputError
+
 GATE_DESCRIPTION = """\
 CI regression gate: small CPU profiles whose frame-level AUCs must not drop.
 
@@ -108,6 +110,7 @@ def cmd_gate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         judge,
         load_gate_file,
         measure,
+        select_profiles,
         write_reference,
     )
 
@@ -115,9 +118,15 @@ def cmd_gate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         lines = check_published(
             args.published, args.published_table, args.dataset, args.tolerance_points
         )
+        if not lines:
+            lines = [f"FAIL nothing was checked: no published {args.dataset} AUC"]
         print("\n".join(lines))
         return 1 if any(line.startswith("FAIL") for line in lines) else 0
     spec = load_gate_file(args.file)
+    select_profiles(spec, args.profiles)  # fail before any work on an unknown name
+    bad = [item for item in args.override if "=" not in item]
+    if bad:
+        raise InputError(f"--override {' '.join(bad)}: expected KEY=VALUE", fix="e.g. epochs=1")
     overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.override)}
     try:
         common = common_settings(spec, overrides)

@@ -14,13 +14,24 @@ from bench.cli.args import (
     map_config,
     number_or_auto,
     print_result,
+    ranged,
     resolve_auto,
 )
+from bench.io import read_arrays
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Add the pipeline's stages to the ``ssmtl`` subcommands."""
     add_pipeline_commands(commands)
+
+
+def add_trust_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trust-weights",
+        action="store_true",
+        help="load YOLO weights that weights_only=True refuses (they can run code: only files "
+        "from someone you trust)",
+    )
 
 
 def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
@@ -42,14 +53,17 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
             "(default yolov3u.pt, the paper's)"
         ),
     )
+    add_trust_argument(detect)
     detect.add_argument(
         "--confidence",
-        type=number_or_auto(float),
+        type=number_or_auto(float, 0, 1),
         default="auto",
         help="keep boxes at or above this confidence; auto (default): the paper's for the "
         "dataset, 0.5 Ped2, 0.8 Avenue/ShanghaiTech",
     )
-    detect.add_argument("--image-size", type=int, default=640, help="YOLO input size (default 640)")
+    detect.add_argument(
+        "--image-size", type=ranged(int, 32), default=640, help="YOLO input size (default 640)"
+    )
     detect.add_argument(
         "--precomputed",
         default="none",
@@ -57,7 +71,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     )
     detect.add_argument(
         "--frame-stride",
-        type=int,
+        type=ranged(int, 1),
         default=1,
         help="keep detections of every N-th frame only (1 = all, the paper; >1 = CPU profile)",
     )
@@ -87,13 +101,14 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
             "'none' for ImageNet logits alone (the frame level, section 3.5)"
         ),
     )
+    add_trust_argument(teachers)
     teachers.add_argument(
         "--match",
         choices=["iou", "nms"],
         default="nms",
         help="how a box finds the detector's class vector (see bench/teachers/detector.py)",
     )
-    teachers.add_argument("--image-size", type=int, default=640)
+    teachers.add_argument("--image-size", type=ranged(int, 32), default=640)
     teachers.add_argument("--device", default="cpu")
     teachers.add_argument("--out", required=True, type=Path)
     teachers.set_defaults(func=cmd_teachers)
@@ -104,7 +119,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     tubes.add_argument("--detections", required=True, type=Path)
     tubes.add_argument(
         "--t",
-        type=number_or_auto(int),
+        type=number_or_auto(int, 1),
         default="auto",
         help="frames before and after the object's frame; auto (default): the paper's 3",
     )
@@ -136,19 +151,19 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument(
         "--lam",
-        type=number_or_auto(float),
+        type=number_or_auto(float, 0),
         default="auto",
         help="eq. (5) lambda; auto (default): the paper's for --dataset, 0.5 Ped2, "
         "0.2 Avenue/ShanghaiTech",
     )
-    train.add_argument("--epochs", type=int, default=paper.EPOCHS)
+    train.add_argument("--epochs", type=ranged(int, 1), default=paper.EPOCHS)
     train.add_argument(
         "--batch-size",
-        type=int,
+        type=ranged(int, 0),
         default=0,
         help="objects per batch; 0 = the paper's for the architecture",
     )
-    train.add_argument("--lr", type=float, default=paper.LEARNING_RATE)
+    train.add_argument("--lr", type=ranged(float, 0), default=paper.LEARNING_RATE)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="auto")
     train.add_argument(
@@ -220,7 +235,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     )
     fuse.add_argument(
         "--weight",
-        type=float,
+        type=ranged(float, 0, 1),
         default=0.5,
         help="weight of the object level after per-video min-max normalisation",
     )
@@ -230,15 +245,17 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
 
 def cmd_detect(args: argparse.Namespace) -> int:
     from bench.pipeline import make_detector, run_detect
+    from bench.weights import trusting_weights
 
-    detector = make_detector(
-        args.detector,
-        args.weights,
-        resolve_auto(args.confidence, args.name, "confidence"),
-        args.image_size,
-        args.precomputed,
-        args.device,
-    )
+    with trusting_weights(args.trust_weights):
+        detector = make_detector(
+            args.detector,
+            args.weights,
+            resolve_auto(args.confidence, args.name, "confidence"),
+            args.image_size,
+            args.precomputed,
+            args.device,
+        )
     detections = run_detect(dataset_from(args), args.split, detector, args.out, args.frame_stride)
     print(f"wrote {args.out} ({len(detections)} detections)")
     return 0
@@ -246,20 +263,22 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 def cmd_teachers(args: argparse.Namespace) -> int:
     from bench.pipeline import run_teachers
+    from bench.weights import trusting_weights
 
     imagenet = None if args.imagenet == "none" else args.imagenet
     detector_weights = None if args.detector_weights == "none" else args.detector_weights
-    targets = run_teachers(
-        dataset_from(args),
-        args.split,
-        args.detections,
-        args.out,
-        imagenet,
-        detector_weights,
-        args.match,
-        args.image_size,
-        args.device,
-    )
+    with trusting_weights(args.trust_weights):
+        targets = run_teachers(
+            dataset_from(args),
+            args.split,
+            args.detections,
+            args.out,
+            imagenet,
+            detector_weights,
+            args.match,
+            args.image_size,
+            args.device,
+        )
     print(f"wrote {args.out} {targets.shape}")
     return 0
 
@@ -276,6 +295,9 @@ def cmd_tubes(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from bench.pipeline import run_train
     from bench.train import TrainConfig
+
+    if args.teachers is not None:
+        read_arrays(args.teachers, "teachers file")
 
     config = TrainConfig(
         arch=args.arch,
@@ -306,6 +328,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     from bench.pipeline import run_score
 
+    if args.targets is not None:
+        read_arrays(args.targets, "targets file")
+
     run_score(
         dataset_from(args),
         args.model,
@@ -325,6 +350,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_fuse(args: argparse.Namespace) -> int:
     from bench.pipeline import run_fusion
+
+    read_arrays(args.object_scores, "object-level frame scores")
+    read_arrays(args.frame_scores, "frame-level frame scores")
 
     run_fusion(args.object_scores, args.frame_scores, args.out, args.weight)
     print(f"wrote {args.out}")

@@ -13,6 +13,7 @@ from bench.cli.args import (
     comma_floats,
     comma_ints,
     dataset_from,
+    ranged,
 )
 from bench.paper import ARCHITECTURE_NAMES, EPOCHS, LAMBDA_GRID, LEARNING_RATE, T_GRID, TASKS
 from bench.suite.search_config import DEFAULT_STORAGE, OBJECTIVES, PRUNERS, SAMPLERS, SearchConfig
@@ -41,9 +42,10 @@ The study lives in --storage (default the SQLite file artifacts/search/optuna.db
 command at any point and run it again to resume; finished trials are kept, a killed trial is
 run again. A study made with another grid, objective or training profile is refused: give
 another --study-name. Several machines: point them at one server database (e.g.
-postgresql://user@host/db, the password in ~/.pgpass) with --heartbeat 60, started a few
-seconds apart. Output: the best t and lambda, the paper's, every trial (JSON, default
-metrics/search.json). Exit code 2 on bad input.
+postgresql://user@host/db, the password in ~/.pgpass) with --heartbeat 60: each grid point is
+trained once, a worker waits for the others' trials and takes one up if its worker dies.
+Output: the best t and lambda, the paper's, every trial (JSON, default metrics/search.json).
+Exit code 2 on bad input.
 """
 
 
@@ -102,7 +104,12 @@ def add_search_command(commands: argparse._SubParsersAction) -> None:
         default="grid",
         help="grid (default): the paper's grid; tpe: TPE, lambda log-uniform in [0.05, 1]",
     )
-    arg("--trials", type=int, default=16, help="tpe only: trials in the study (default 16)")
+    arg(
+        "--trials",
+        type=ranged(int, 1),
+        default=16,
+        help="tpe only: trials in the study (default 16)",
+    )
     arg(
         "--objective",
         choices=OBJECTIVES,
@@ -120,7 +127,7 @@ def add_search_command(commands: argparse._SubParsersAction) -> None:
     arg("--study-name", help="default ssmtl-NAME")
     arg(
         "--heartbeat",
-        type=int,
+        type=ranged(int, 0),
         default=0,
         help="seconds; >0 with several workers on one storage (default 0: one worker)",
     )
@@ -135,16 +142,21 @@ def add_search_command(commands: argparse._SubParsersAction) -> None:
         default=",".join(TASKS),
         help="comma-separated subset of arrow,motion,middle,distill (default all four)",
     )
-    arg("--epochs", type=int, default=EPOCHS, help=f"per trial (default the paper's {EPOCHS})")
+    arg(
+        "--epochs",
+        type=ranged(int, 1),
+        default=EPOCHS,
+        help=f"per trial (default the paper's {EPOCHS})",
+    )
     arg(
         "--batch-size",
-        type=int,
+        type=ranged(int, 0),
         default=0,
         help="objects per batch; 0 (default) = the paper's for the architecture",
     )
     arg(
         "--lr",
-        type=float,
+        type=ranged(float, 0),
         default=LEARNING_RATE,
         help=f"Adam learning rate (default the paper's {LEARNING_RATE:g})",
     )
@@ -157,20 +169,20 @@ def add_search_command(commands: argparse._SubParsersAction) -> None:
     arg("--device", default="auto", help="default auto: cuda when available")
     arg(
         "--frame-stride",
-        type=int,
+        type=ranged(int, 1),
         default=1,
         help="train on the objects of every N-th frame (CPU profile; default 1, the paper's)",
     )
     arg("--pruner", choices=PRUNERS, default="median", help="default median")
     arg(
         "--pruner-startup",
-        type=int,
+        type=ranged(int, 0),
         default=5,
         help="MedianPruner: finished trials before pruning (default 5)",
     )
     arg(
         "--pruner-warmup",
-        type=int,
+        type=ranged(int, 0),
         default=1,
         help="MedianPruner: first epochs of a trial that are never pruned (default 1)",
     )

@@ -31,9 +31,12 @@ def open_dataset(name: str, root: str | Path, **options: Any) -> VideoDataset:
     return DATASETS[name](root, **options)
 
 
-def check_dataset(dataset: VideoDataset) -> list[str]:
-    """Every problem that keeps ``dataset`` from a full run (train and test frames, labels)."""
+def check_dataset(dataset: VideoDataset, decode: bool = False, progress: bool = True) -> list[str]:
+    """Every problem that keeps ``dataset`` from a full run (train and test frames, labels);
+    ``decode``: also decode every frame (a truncated or corrupt image named by its file), with a
+    progress bar on stderr when ``progress``."""
     problems: list[str] = []
+    checked: list[Video] = []
     for split in ("train", "test"):
         try:
             videos = dataset.videos(split)
@@ -53,6 +56,21 @@ def check_dataset(dataset: VideoDataset) -> list[str]:
                 for v in videos
                 if v.labels is None
             )
+        checked.extend(v for v in videos if v.has_frames)
+    if decode and checked:
+        problems.extend(decode_frames(dataset.name, checked, progress))
+    return problems
+
+
+def decode_frames(name: str, videos: list[Video], progress: bool = True) -> list[str]:
+    """Decode every frame of ``videos``; the problems, each naming its file."""
+    from tqdm.auto import tqdm
+
+    total = sum(video.num_frames for video in videos)
+    problems: list[str] = []
+    with tqdm(total=total, desc=f"decode {name} frames", unit="frame", disable=not progress) as bar:
+        for video in videos:
+            problems.extend(video.frames.verify(bar.update))
     return problems
 
 

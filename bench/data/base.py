@@ -26,18 +26,23 @@ from typing import Literal
 
 import numpy as np
 
+from bench.errors import BenchError
+
 Split = Literal["train", "test"]
 SPLITS: tuple[Split, Split] = ("train", "test")
 TRACK_COLUMNS = ("track_id", "frame", "x_min", "y_min", "x_max", "y_max")
 REGION_COLUMNS = ("frame", "x_min", "y_min", "x_max", "y_max", "score")
 
 
-class DatasetError(Exception):
+class DatasetError(BenchError):
     """A dataset root is missing or inconsistent; ``problems`` names each file and problem."""
 
     def __init__(self, problems: list[str] | str):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("\n".join(self.problems))
+
+    def lines(self) -> list[str]:
+        return list(self.problems)
 
 
 def empty_tracks() -> np.ndarray:
@@ -60,6 +65,21 @@ class FrameSource(ABC):
     @abstractmethod
     def location(self) -> Path:
         """The file or folder the frames come from (named in error messages)."""
+
+    def verify(self, advance: Callable[[int], object] = lambda n: None) -> list[str]:
+        """Decode every frame (``ssmtl data check``); the problems, each naming its file.
+        ``advance(n)`` is called after every ``n`` frames (a progress bar)."""
+        block = 64
+        for start in range(0, self.num_frames, block):
+            stop = min(start + block, self.num_frames)
+            try:
+                frames = self.read(start, stop)
+            except DatasetError as error:
+                return list(error.problems)
+            if len(frames) != stop - start:
+                return [f"{self.location}: frames {start}..{stop - 1}: {len(frames)} decoded"]
+            advance(stop - start)
+        return []
 
 
 class MaskSource(ABC):

@@ -8,10 +8,12 @@ cannot be decoded raises :class:`DatasetError` naming it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from bench.data.base import DatasetError, FrameSource, MaskSource
 
@@ -85,6 +87,29 @@ class ImageFolderFrames(FrameSource):
     def read(self, start: int, stop: int) -> np.ndarray:
         paths = self.files[start:stop]
         return stack_same_size([read_image(p) for p in paths], paths)
+
+    def verify(self, advance: Callable[[int], object] = lambda n: None) -> list[str]:
+        """Decode every file strictly: OpenCV returns a truncated JPEG with its missing part
+        grey (a warning on stderr, no error), so each file is decoded in full with Pillow,
+        which refuses one; the frames must also share one size."""
+        problems, first = [], None
+        for path in self.files:
+            try:
+                with Image.open(path) as image:
+                    image.load()  # decodes every byte: "image file is truncated"
+                    size = image.size
+            except (OSError, SyntaxError, ValueError) as error:  # UnidentifiedImageError: OSError
+                problems.append(
+                    f"{path}: corrupt or truncated image ({error}); replace the file "
+                    "(copy or extract it again)"
+                )
+            else:
+                if first is None:
+                    first = (path, size)
+                elif size != first[1]:
+                    problems.append(f"{path}: size {size} differs from {first[0]} {first[1]}")
+            advance(1)
+        return problems
 
 
 class VideoFileFrames(FrameSource):

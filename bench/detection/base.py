@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from bench.data.base import DatasetError
+from bench.errors import InputError
 from bench.paper import COCO_CLASSES
 
 
@@ -99,6 +100,33 @@ def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
+MIN_BOX_SIDE = 1.0  # pixels; a thinner box after clipping has no pixel to cut a tube from
+
+
+def screen_boxes(
+    boxes: np.ndarray, confidence: np.ndarray, width: int, height: int, where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes at ingestion: ``(clipped boxes, keep mask)``. A non-finite coordinate or confidence
+    is an :class:`~bench.errors.InputError` naming ``where`` (corrupt data: nothing is guessed);
+    boxes that after clipping to the frame are narrower or lower than :data:`MIN_BOX_SIDE`
+    pixels (entirely outside the frame, inverted, 1-pixel) are dropped, the caller warns with
+    the count."""
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    bad = ~np.isfinite(boxes).all(axis=1) | ~np.isfinite(np.asarray(confidence, np.float32))
+    if bad.any():
+        raise InputError(
+            f"{int(bad.sum())} box(es) with a NaN or infinite coordinate or confidence "
+            f"(first: {boxes[bad][0].tolist()})",
+            file=where,
+            fix="fix or regenerate the detections",
+        )
+    clipped = clip_boxes(boxes, width, height)
+    keep = ((clipped[:, 2] - clipped[:, 0]) >= MIN_BOX_SIDE) & (
+        (clipped[:, 3] - clipped[:, 1]) >= MIN_BOX_SIDE
+    )
+    return clipped, keep
+
+
 def file_sha256(path: Path, length: int = 16) -> str:
     """The first ``length`` hex digits of the SHA-256 of a file (weights, box files), so cache
     keys change when the file does."""
@@ -117,4 +145,5 @@ __all__ = [
     "clip_boxes",
     "detector_key",
     "file_sha256",
+    "screen_boxes",
 ]

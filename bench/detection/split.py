@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bench.data.base import Split, Video, VideoDataset
-from bench.detection.base import Detector, NoDetectionsError, clip_boxes
+from bench.detection.base import MIN_BOX_SIDE, Detector, NoDetectionsError, screen_boxes
 from bench.detection.precomputed import PrecomputedDetector
 from bench.detection.table import Detections
 
@@ -44,8 +44,9 @@ def detect_split(
         "num_frames": {video.id: video.num_frames for video in videos},
     }
     parts: list[Detections] = []
+    small: dict[str, int] = {}  # boxes dropped at ingestion, per video
     if isinstance(detector, PrecomputedDetector):
-        parts = _precomputed_split(dataset, split, detector, videos)
+        parts = _precomputed_split(dataset, split, detector, videos, small)
     else:
         bar = tqdm(
             total=sum(v.num_frames for v in videos),
@@ -63,8 +64,19 @@ def detect_split(
                         raise RuntimeError(
                             f"{detector.name}: {len(found)} results for {len(frames)} frames"
                         )
-                    parts.append(Detections.from_frames(video.id, start, found))
+                    part = Detections.from_frames(video.id, start, found)
+                    height, width = frames.shape[1:3]
+                    part, dropped = _screen(part, width, height, f"{detector.name} {video.id}")
+                    small[video.id] = small.get(video.id, 0) + dropped
+                    parts.append(part)
                     bar.update(len(frames))
+    for video_id, count in small.items():
+        if count:
+            warnings.warn(
+                f"{dataset.name} {split} video {video_id}: dropped {count} box(es) outside the "
+                f"frame or under {MIN_BOX_SIDE:g} pixels wide or high after clipping",
+                stacklevel=2,
+            )
     table = Detections.concat(parts, meta=meta)
     counts = {video.id: 0 for video in videos}
     for video_id, count in zip(*np.unique(table.video, return_counts=True), strict=True):
@@ -84,8 +96,21 @@ def detect_split(
     return table
 
 
+def _screen(part: Detections, width: int, height: int, where: str) -> tuple[Detections, int]:
+    """``part`` with its boxes clipped and the degenerate ones dropped (:func:`screen_boxes`)."""
+    if not len(part):
+        return part, 0
+    boxes, keep = screen_boxes(part.boxes, part.confidence, width, height, where)
+    part.boxes = boxes
+    return (part if keep.all() else part.filter(keep)), int((~keep).sum())
+
+
 def _precomputed_split(
-    dataset: VideoDataset, split: Split, detector: PrecomputedDetector, videos: Sequence[Video]
+    dataset: VideoDataset,
+    split: Split,
+    detector: PrecomputedDetector,
+    videos: Sequence[Video],
+    small: dict[str, int],
 ) -> list[Detections]:
     """The file's rows of each video, without decoding frames: only frames outside the video
     are dropped (with a warning) and boxes clipped to the frame size."""
@@ -109,7 +134,9 @@ def _precomputed_split(
             rows = rows.filter(~outside)
         if len(rows) and video.has_frames:
             height, width = video[0].shape[:2]
-            rows.boxes = clip_boxes(rows.boxes, width, height)
+            rows, small[video.id] = _screen(
+                rows, width, height, f"{detector.path} (video {video.id})"
+            )
         parts.append(rows)
     return parts
 

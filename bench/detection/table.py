@@ -34,12 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.errors import InputError
 from bench.paper import COCO_CLASSES
 
 COLUMNS = ("video", "frame", "boxes", "confidence", "class_id", "class_scores")
 
 
-class DetectionsFileError(ValueError):
+class DetectionsFileError(InputError):
     """A detections file is missing, unreadable or lacks a column; the message names the file."""
 
 

@@ -20,8 +20,9 @@ import numpy as np
 import torch
 
 from bench.detection.base import FrameDetections, check_frames, file_sha256
+from bench.errors import InputError
 from bench.paper import COCO_CLASSES
-from bench.weights import resolve_weights
+from bench.weights import load_ultralytics, resolve_weights
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,8 @@ class YoloRunner:
         image_size: int = 640,
         half: bool | None = None,
         rect: bool = True,
+        trust_weights: bool | None = None,
     ):
-        from ultralytics import YOLO
-
         self.weights = Path(resolve_weights(weights))
         self.device = torch.device(device)
         if half is None:
@@ -130,16 +130,13 @@ class YoloRunner:
             self.half = bool(half and self.device.type != "cpu")
         self.image_size = int(image_size)
         self.rect = bool(rect)
-        try:
-            yolo = YOLO(str(self.weights), task="detect")
-        except Exception as error:  # noqa: BLE001 - name the file whatever went wrong
-            raise RuntimeError(
-                f"{self.weights}: cannot load as an Ultralytics YOLO checkpoint ({error})"
-            ) from error
+        yolo = load_ultralytics(self.weights, trust_weights)  # refuses code-running pickles
         net = yolo.model
         if not isinstance(net, torch.nn.Module) or getattr(yolo, "task", "detect") != "detect":
-            raise RuntimeError(
-                f"{self.weights}: not an Ultralytics detection checkpoint (task {yolo.task!r})"
+            raise InputError(
+                f"not an Ultralytics detection checkpoint (task {yolo.task!r})",
+                file=self.weights,
+                fix="pass a detection checkpoint (e.g. yolov3u.pt)",
             )
         net = net.fuse(verbose=False) if hasattr(net, "fuse") else net
         net = net.to(self.device).eval()

@@ -9,6 +9,7 @@ Gaussian smoothing, per-video min-max normalisation) is explicit and off unless 
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +35,11 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
-    except (OSError, ValueError) as error:
-        raise DatasetError(f"{path}: unreadable .npz file ({error})") from error
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
+        raise DatasetError(
+            f"{path}: unreadable .npz file ({type(error).__name__}: {error}); it may be "
+            "truncated by an interrupted copy or run: write it again"
+        ) from error
 
 
 def load_frame_scores(path: Path) -> dict[str, np.ndarray]:

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from bench.data import VideoDataset
+from bench.errors import ParameterError
 from bench.metrics import gaussian_smooth
 from bench.tubes import TubeCache
 
@@ -37,7 +38,7 @@ class MapConfig:
         than the stride becomes one kept frame), so a subsampled evaluation smooths over the
         same stretch of time as the full one and its AUC estimates the full AUC."""
         if stride < 1:
-            raise ValueError(f"frame stride must be >= 1, got {stride}")
+            raise ParameterError(f"frame stride must be >= 1, got {stride}")
         frames, height, width = self.mean_filter
         kept = max(1, round(frames / stride))
         return replace(self, mean_filter=(kept, height, width), sigma=self.sigma / stride)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from bench.errors import InputError, ParameterError
 from bench.model import SEQUENCE_TASKS, SSMTL
 from bench.paper import COCO_CLASSES, IMAGENET_CLASSES
 from bench.tasks import distill_input, middle_error, tubes_to_float
@@ -65,7 +66,9 @@ def score_tasks(
     """The heads eq. (6) averages: all enabled ones, except T4 when its targets hold no detector
     probabilities (frame level) and ``imagenet_term`` is ``"none"``."""
     if imagenet_term not in IMAGENET_TERMS:
-        raise ValueError(f"imagenet_term must be one of {IMAGENET_TERMS}, got {imagenet_term!r}")
+        raise ParameterError(
+            f"imagenet_term must be one of {IMAGENET_TERMS}, got {imagenet_term!r}"
+        )
     no_detector = n_targets == IMAGENET_CLASSES
     kept = tuple(
         t for t in tasks if not (t == "distill" and no_detector and imagenet_term == "none")
@@ -112,9 +115,9 @@ def object_scores(
     tube of a test cache, ``batch_size`` tubes at a time (default: :func:`default_batch_size` of
     the model's device)."""
     if "distill" in model.tasks and targets is None:
-        raise ValueError(
-            "the distillation head needs targets: the test split's detector class probabilities "
-            "(ssmtl teachers --imagenet none)"
+        raise InputError(
+            "the distillation head needs targets: the test split's detector class probabilities",
+            fix="give --targets from ssmtl teachers --split test --imagenet none",
         )
     device = next(model.parameters()).device
     batch_size = batch_size or default_batch_size(device)

@@ -42,6 +42,7 @@ import yaml
 from bench import tracking
 from bench.data import VideoDataset
 from bench.data.subsample import EveryNthFrame
+from bench.errors import InputError
 from bench.io import save_npy, write_json, write_text
 from bench.metrics.evaluate import evaluate, per_head_aucs
 from bench.model import SSMTL
@@ -76,21 +77,43 @@ class Row:
 
 def load_rows(path: Path) -> dict[str, Row]:
     """The rows of ``experiments/ablation.yaml``, checked (unknown task, level or arch:
-    ValueError)."""
+    InputError naming the file)."""
     from bench.model import ARCHITECTURES
 
     try:
         spec = yaml.safe_load(Path(path).read_text())["rows"]
     except (OSError, KeyError, TypeError, yaml.YAMLError) as error:
-        raise ValueError(f"{path}: not an ablation file with a 'rows' mapping ({error})") from error
+        raise InputError(
+            f"not an ablation file with a 'rows' mapping ({type(error).__name__}: {error})",
+            file=path,
+            fix="see experiments/ablation.yaml for the format",
+        ) from error
+    if not isinstance(spec, dict):
+        raise InputError(
+            f"'rows' is a {type(spec).__name__}, not a mapping of row ids",
+            file=path,
+            fix="see experiments/ablation.yaml for the format",
+        )
     rows = {}
     for row_id, fields in spec.items():
-        row = Row(row_id, fields["arch"], tuple(fields["tasks"]), fields["level"])
+        try:
+            row = Row(row_id, fields["arch"], tuple(fields["tasks"]), fields["level"])
+        except (KeyError, TypeError) as error:
+            raise InputError(
+                f"row {row_id}: needs the keys arch, tasks (a list) and level ({error!r})",
+                file=path,
+                fix="see experiments/ablation.yaml for the format",
+            ) from error
         problems = [f"unknown task {t!r}" for t in row.tasks if t not in TASK_IDS]
         problems += [f"unknown level {row.level!r}"] if row.level not in LEVELS else []
         problems += [f"unknown arch {row.arch!r}"] if row.arch not in ARCHITECTURES else []
         if problems:
-            raise ValueError(f"{path}: row {row_id}: " + "; ".join(problems))
+            raise InputError(
+                f"row {row_id}: " + "; ".join(problems),
+                file=path,
+                fix=f"tasks among {sorted(TASK_IDS)}, level among {list(LEVELS)}, "
+                f"arch among {sorted(ARCHITECTURES)}",
+            )
         rows[row_id] = row
     return rows
 
@@ -168,12 +191,14 @@ def file_hash(path: Path) -> str:
 def output_path(template: Path, row: str, seed: int, rows: int, seeds: int) -> Path:
     """``template`` with ``{row}`` and ``{seed}`` replaced. A command that runs several rows (or
     seeds) writes one file per row (seed), so the template must then hold ``{row}`` (``{seed}``):
-    ValueError otherwise."""
+    InputError otherwise."""
     text = str(template)
     for name, count in (("row", rows), ("seed", seeds)):
         if count > 1 and f"{{{name}}}" not in text:
-            raise ValueError(
-                f"{template}: {count} {name}s need one file each: put {{{name}}} in the path"
+            raise InputError(
+                f"{count} {name}s need one file each",
+                file=template,
+                fix=f"put {{{name}}} in the path",
             )
     return Path(text.replace("{row}", row).replace("{seed}", str(seed)))
 

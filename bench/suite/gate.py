@@ -36,6 +36,7 @@ import yaml
 
 from bench.data import VideoDataset, open_dataset
 from bench.data.subsample import VideoSubset
+from bench.errors import InputError
 from bench.io import write_json, write_text
 
 DEFAULT_FILE = Path("experiments/ci_gate.yaml")
@@ -112,8 +113,35 @@ def run_profile(
 
 
 def load_gate_file(path: Path) -> dict[str, Any]:
-    """The profiles, common training knobs, gate rule and reference values of ``path``."""
-    return yaml.safe_load(Path(path).read_text())
+    """The profiles, common training knobs, gate rule and reference values of ``path``;
+    :class:`~bench.errors.InputError` when it is missing or has no profiles."""
+    try:
+        spec = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise InputError(
+            f"cannot read the gate file ({error})", file=path, fix="pass --file with a gate file"
+        ) from error
+    if not isinstance(spec, dict) or not spec.get("profiles") or "common" not in spec:
+        raise InputError(
+            "not a gate file: it needs 'profiles' and 'common'",
+            file=path,
+            fix="see experiments/ci_gate.yaml",
+        )
+    return spec
+
+
+def select_profiles(spec: dict, profiles: list[str] | None) -> dict[str, dict]:
+    """The profiles of ``spec`` named in ``profiles`` (all when empty);
+    :class:`~bench.errors.InputError` naming any unknown one, so that the gate never passes by
+    checking nothing."""
+    known = spec["profiles"]
+    unknown = sorted(set(profiles or ()) - set(known))
+    if unknown:
+        raise InputError(
+            f"--profiles: unknown profile(s) {', '.join(unknown)}",
+            fix=f"choose from {', '.join(known)}",
+        )
+    return {k: v for k, v in known.items() if not profiles or k in profiles}
 
 
 def common_settings(spec: dict, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +149,7 @@ def common_settings(spec: dict, overrides: dict[str, Any]) -> dict[str, Any]:
     knob (overrides exist to show the gate failing, e.g. ``epochs=1``, not to add settings)."""
     unknown = set(overrides) - set(spec["common"])
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"--override: unknown knob(s) {', '.join(sorted(unknown))}; "
             f"known: {', '.join(spec['common'])}"
         )
@@ -140,7 +168,7 @@ def measure(
     from bench.train import set_threads
 
     set_threads(common["threads"])  # results depend on the thread count (module docstring)
-    selected = {k: v for k, v in spec["profiles"].items() if not profiles or k in profiles}
+    selected = select_profiles(spec, profiles)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in selected}
     for name, profile in selected.items():
         for seed in seeds:
@@ -188,6 +216,8 @@ def judge(
     lines = compare(
         {name: results[0] for name, results in runs.items()}, spec["reference"], spec["gate"]
     )
+    if not lines:
+        lines = ["FAIL nothing was checked: no profile ran"]
     failed = any(line.startswith("FAIL") for line in lines)
     write_json(
         out,

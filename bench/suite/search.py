@@ -38,21 +38,26 @@ the same command again to resume.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.errors import InputError
 from bench.io import write_json
 from bench.paper import LAMBDA, T
 from bench.suite.search_config import SearchConfig
 from bench.suite.search_objective import load_training_data, make_objective
 from bench.suite.search_study import (
+    DuplicatePoint,
     fail_stale_trials,
+    is_duplicate,
     normalize_storage,
     open_study,
     pending,
     point_of,
     public_storage,
+    running_elsewhere,
 )
 
 __all__ = ["SearchConfig", "read_best", "run_search", "summarize"]
@@ -78,7 +83,8 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
                 "number": trial.number,
                 "t": point[0] if point else None,
                 "lam": point[1] if point else None,
-                "state": trial.state.name,
+                # a trial that found its point held by another worker and trained nothing
+                "state": "DUPLICATE" if is_duplicate(trial) else trial.state.name,
                 "value": trial.value,
                 "epochs_run": int(trial.user_attrs.get("epochs_run", 0)),
             }
@@ -93,7 +99,7 @@ def summarize(
     rows = trial_rows(study)
     complete = [row for row in rows if row["state"] == "COMPLETE" and row["value"] is not None]
     if not complete:
-        raise ValueError(
+        raise InputError(
             f"study {study.study_name!r}: no completed trial (every trial was pruned or failed)"
         )
     best = min(complete, key=lambda row: (row["value"], row["number"]))
@@ -124,17 +130,17 @@ def read_best(path: str | Path) -> tuple[int, float]:
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: not a search output, unreadable JSON ({error})") from error
+        raise InputError(f"{path}: not a search output, unreadable JSON ({error})") from error
     best = data.get("best") if isinstance(data, dict) else None
     if not isinstance(best, dict):
-        raise ValueError(f"{path}: not a search output, missing key 'best'")
+        raise InputError(f"{path}: not a search output, missing key 'best'")
     for key in ("t", "lam"):
         if best.get(key) is None:
-            raise ValueError(f"{path}: not a search output, missing key 'best.{key}'")
+            raise InputError(f"{path}: not a search output, missing key 'best.{key}'")
     try:
         return int(best["t"]), float(best["lam"])
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{path}: best t/lam are not numbers ({error})") from error
+        raise InputError(f"{path}: best t/lam are not numbers ({error})") from error
 
 
 def close_stale_child_runs(parent_run_id: str, study: Any) -> None:
@@ -189,7 +195,7 @@ def run_search(
     from bench import tracking
 
     if "distill" in config.tasks and teachers_path is None:
-        raise ValueError(
+        raise InputError(
             "task 'distill' needs teacher targets: give --teachers (ssmtl teachers --split train)"
         )
     study_name = config.name_for(dataset.name)
@@ -223,6 +229,9 @@ def run_search(
                 )
 
             def after(study: Any, trial: Any) -> None:
+                if is_duplicate(trial):
+                    bar.write(f"trial {trial.number}: its point is another worker's, skipped")
+                    return
                 bar.update(1)
                 value = "-" if trial.value is None else f"{trial.value:.4f}"
                 bar.write(
@@ -238,10 +247,15 @@ def run_search(
             while True:
                 todo = pending(study, config)
                 if todo == 0:
-                    break
+                    # other workers' trials: wait, and take one up if its heartbeat stops
+                    if not running_elsewhere(study, config):
+                        break
+                    time.sleep(config.heartbeat)
+                    fail_stale_trials(study, config)
+                    continue
                 before = finished()
                 # the GridSampler may stop a round early (it counts a failed point as visited)
-                study.optimize(objective, n_trials=todo, callbacks=[after])
+                study.optimize(objective, n_trials=todo, callbacks=[after], catch=(DuplicatePoint,))
                 if finished() == before:
                     break
         summary = summarize(study, dataset.name, config, config.storage)

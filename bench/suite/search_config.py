@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bench.errors import ParameterError
 from bench.paper import EPOCHS, LAMBDA_GRID, LEARNING_RATE, T_GRID, TASKS
 
 if TYPE_CHECKING:
@@ -65,23 +66,23 @@ class SearchConfig:
         self.lam_range = (float(self.lam_range[0]), float(self.lam_range[1]))
         t_values, lams = self.t_values, self.lams
         if not t_values or min(t_values) < 1 or len(set(t_values)) != len(t_values):
-            raise ValueError(f"t values must be distinct integers >= 1, got {t_values}")
+            raise ParameterError(f"t values must be distinct integers >= 1, got {t_values}")
         if not lams or min(lams) <= 0 or len(set(lams)) != len(lams):
-            raise ValueError(f"lambda values must be distinct and > 0, got {lams}")
+            raise ParameterError(f"lambda values must be distinct and > 0, got {lams}")
         if self.sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+            raise ParameterError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+            raise ParameterError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         if self.pruner not in PRUNERS:
-            raise ValueError(f"pruner must be one of {PRUNERS}, got {self.pruner!r}")
+            raise ParameterError(f"pruner must be one of {PRUNERS}, got {self.pruner!r}")
         if self.n_trials < 1:
-            raise ValueError(f"n_trials must be >= 1, got {self.n_trials}")
+            raise ParameterError(f"n_trials must be >= 1, got {self.n_trials}")
         if not 0 < self.lam_range[0] < self.lam_range[1]:
-            raise ValueError(f"lambda range must be 0 < low < high, got {self.lam_range}")
+            raise ParameterError(f"lambda range must be 0 < low < high, got {self.lam_range}")
         if self.frame_stride < 1:
-            raise ValueError(f"frame_stride must be >= 1, got {self.frame_stride}")
+            raise ParameterError(f"frame_stride must be >= 1, got {self.frame_stride}")
         if self.heartbeat < 0 or self.pruner_startup < 0 or self.pruner_warmup < 0:
-            raise ValueError("heartbeat, pruner_startup and pruner_warmup must be >= 0")
+            raise ParameterError("heartbeat, pruner_startup and pruner_warmup must be >= 0")
         # TrainConfig validates arch, tasks and epochs, and resolves batch size 0 to the paper's
         self.batch_size = self.train_config(self.lams[0]).batch_size
         if "distill" not in self.tasks:

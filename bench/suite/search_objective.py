@@ -41,9 +41,10 @@ from typing import Any
 
 import numpy as np
 
+from bench.errors import InputError
 from bench.pipeline import load_subsampled
 from bench.suite.search_config import SearchConfig
-from bench.suite.search_study import suggest
+from bench.suite.search_study import DUPLICATE_ATTR, DuplicatePoint, duplicate_of, suggest
 
 
 def objective_value(
@@ -77,7 +78,7 @@ def chance_losses(
     _, val_rows = cache.train_val_split(config.train_config(config.lams[0]).train_fraction)
     val_rows = np.intersect1d(val_rows, objects)
     if len(val_rows) == 0:
-        raise ValueError(f"{cache.root}: no validation object whose widest window fits")
+        raise InputError(f"{cache.root}: no validation object whose widest window fits")
     chance = {task: math.log(2) for task in ("arrow", "motion") if task in config.tasks}
     if "middle" in config.tasks:
         middle = cache.tubes[val_rows][:, cache.t].astype(np.float32) / 255.0
@@ -135,6 +136,11 @@ def make_objective(
 
     def objective(trial: optuna.Trial) -> float:
         t, lam = suggest(trial, config)
+        if config.sampler == "grid":
+            holder = duplicate_of(trial, (t, lam))
+            if holder is not None:  # another worker took the point meanwhile: train nothing
+                trial.set_user_attr(DUPLICATE_ATTR, holder)
+                raise DuplicatePoint(f"(t={t}, lam={lam}) is trial {holder}'s; not trained")
         train_config = config.train_config(lam)
         parent = mlflow.active_run()
         tags = {

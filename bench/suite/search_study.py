@@ -22,8 +22,16 @@ resuming.
   heartbeat, a ``RUNNING`` trial is only considered dead (failed and requeued) when its heartbeat
   is older than twice that interval, so workers leave each other's live trials alone. Without a
   heartbeat (the default, one worker), every ``RUNNING`` trial found at start is taken for a
-  killed one. Workers started at the same instant may queue a point twice (Optuna's
-  ``enqueue``/``GridSampler`` are not transactional); start them a few seconds apart.
+  killed one. A worker with nothing left to start waits while other workers still run trials
+  (failing and taking over one whose heartbeat stops), so the study ends complete.
+* **No point twice.** Optuna's ``GridSampler`` hands out, once every point has started, a point
+  another worker still runs, and neither its sampler nor ``enqueue`` is transactional.
+  :class:`ExclusiveGridSampler` never hands out a point that has a ``COMPLETE``, ``PRUNED``,
+  ``RUNNING`` or queued trial; for the race left (two workers choosing at the same instant) a
+  trial checks, after its point is written, whether another live trial holds the point
+  (:func:`duplicate_of`): the later one (a read after both writes sees the other) stops at
+  once, ``FAIL`` with the user attribute ``duplicate_of``, trains nothing and is not counted
+  (its point is taken up again if both stepped back).
 """
 
 from __future__ import annotations
@@ -33,22 +41,87 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import optuna
+from optuna.trial import TrialState
+
+from bench.errors import InputError
 from bench.suite.search_config import DONE_STATES, GRID_SAMPLER_SEED, SearchConfig, grid_points
+
+DUPLICATE_ATTR = "duplicate_of"
+
+
+class DuplicatePoint(Exception):  # noqa: N818 - a trial outcome, not an error to report
+    """Raised by the objective of a trial whose grid point another live trial holds: Optuna
+    (``optimize(catch=...)``) records the trial ``FAIL``; nothing was trained."""
+
+
+def is_duplicate(trial: Any) -> bool:
+    """Whether the trial stepped back because another trial held its point."""
+    return DUPLICATE_ATTR in trial.user_attrs
 
 
 def make_sampler(config: SearchConfig) -> Any:
     """The paper's grid (a fixed seed: stored grid ids keep their meaning) or TPE."""
-    import optuna
-
     if config.sampler == "grid":
         space = {"t": list(config.t_values), "lam": list(config.lams)}
-        return optuna.samplers.GridSampler(space, seed=GRID_SAMPLER_SEED)
+        return ExclusiveGridSampler(space, seed=GRID_SAMPLER_SEED)
     return optuna.samplers.TPESampler(seed=config.seed)
 
 
-def make_pruner(config: SearchConfig) -> Any:
-    import optuna
+_TAKEN_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 
+
+class ExclusiveGridSampler(optuna.samplers.GridSampler):
+    """A ``GridSampler`` that never hands out a point held by another trial: one finished
+    (``COMPLETE``/``PRUNED``), running or queued (a killed trial's retry). When every point is
+    held (another worker took the last one meanwhile) it still has to give one; the trial's
+    objective then finds the duplicate (:func:`duplicate_of`) and steps back."""
+
+    def taken_grid_ids(self, study: Any, number: int = -1) -> set[int]:
+        """Grid ids held by trials other than trial ``number``."""
+        taken = set()
+        for other in study._storage.get_all_trials(study._study_id, deepcopy=False):
+            if other.number == number or other.state not in _TAKEN_STATES:
+                continue
+            if is_duplicate(other) or "grid_id" not in other.system_attrs:
+                continue
+            if self._same_search_space(other.system_attrs.get("search_space", {})):
+                taken.add(int(other.system_attrs["grid_id"]))
+        return taken
+
+    def _get_unvisited_grid_ids(self, study: Any) -> list[int]:
+        # GridSampler.after_trial stops optimize() when this is empty: nothing left to start
+        return sorted(set(range(self._n_min_trials)) - self.taken_grid_ids(study))
+
+    def before_trial(self, study: Any, trial: Any) -> None:
+        if "grid_id" in trial.system_attrs or "fixed_params" in trial.system_attrs:
+            return  # a queued retry: its point is fixed
+        taken = self.taken_grid_ids(study, trial.number)
+        free = sorted(set(range(self._n_min_trials)) - taken)
+        if 0 <= trial.number < self._n_min_trials and trial.number in free:
+            grid_id = trial.number  # GridSampler's own order on a fresh study
+        else:
+            # random among the free points (workers choosing at once rarely collide); none
+            # free: a held one, which the objective finds a duplicate
+            grid_id = int(self._rng.rng.choice(free or sorted(taken) or [0]))
+        study._storage.set_trial_system_attr(trial._trial_id, "search_space", self._search_space)
+        study._storage.set_trial_system_attr(trial._trial_id, "grid_id", grid_id)
+
+
+def duplicate_of(trial: Any, point: tuple[int, float]) -> int | None:
+    """The number of another trial that holds ``point`` (finished ``COMPLETE``/``PRUNED`` or
+    running, not itself a duplicate), or None. Called after the trial's own point is in the
+    storage: of two trials that took one point at the same instant, at least the later reader
+    sees the other (at worst both step back and the point is handed out again)."""
+    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    for other in trial.study.get_trials(deepcopy=False, states=states):
+        mine = other.number == trial.number
+        if not mine and not is_duplicate(other) and point_of(other) == point:
+            return other.number
+    return None
+
+
+def make_pruner(config: SearchConfig) -> Any:
     if config.pruner == "none":
         return optuna.pruners.NopPruner()
     # epochs are reported as steps 1, 2, ...: MedianPruner never prunes at a step < n_warmup_steps
@@ -75,13 +148,13 @@ def normalize_storage(url: str) -> str:
     try:
         parsed = make_url(url)
     except ArgumentError as error:
-        raise ValueError(
+        raise InputError(
             f"--storage {url!r} is not an SQLAlchemy database URL ({error})"
         ) from error
     if parsed.get_backend_name() != "sqlite":
         return url
     if not parsed.database or parsed.database == ":memory:":
-        raise ValueError(
+        raise InputError(
             f"--storage {url!r}: an in-memory SQLite database cannot hold a "
             "resumable study; give a file"
         )
@@ -121,8 +194,6 @@ def metric_name(config: SearchConfig) -> str:
 
 def open_study(config: SearchConfig, study_name: str, storage_url: str) -> Any:
     """Create the study or load it; refuse one created for another grid/objective/profile."""
-    import optuna
-
     storage = optuna.storages.RDBStorage(
         storage_url,
         heartbeat_interval=config.heartbeat or None,
@@ -146,7 +217,7 @@ def open_study(config: SearchConfig, study_name: str, storage_url: str) -> Any:
     where = f"study {study_name!r} in {public_storage(storage_url)}"
     if stored is None:
         if study.trials:
-            raise ValueError(f"{where} was not made by ssmtl search; use another --study-name")
+            raise InputError(f"{where} was not made by ssmtl search; use another --study-name")
         study.set_user_attr("search", identity)
     elif stored != identity:
         diff = {
@@ -154,7 +225,7 @@ def open_study(config: SearchConfig, study_name: str, storage_url: str) -> Any:
             for k in sorted(set(stored) | set(identity))
             if stored.get(k) != identity.get(k)
         }
-        raise ValueError(
+        raise InputError(
             f"{where} was created with other settings (stored, given): {diff}; "
             "use another --study-name or the same settings"
         )
@@ -165,8 +236,6 @@ def requeue(study: Any, trial: Any) -> None:
     """Queue a failed trial's point again: same params (and for the grid the same grid id, so the
     GridSampler does not count the point twice), a new trial number (Optuna's
     RetryFailedTrialCallback does the same)."""
-    import optuna
-
     system_attrs = {
         k: v
         for k, v in trial.system_attrs.items()
@@ -187,9 +256,6 @@ def fail_stale_trials(study: Any, config: SearchConfig) -> list[int]:
     """Mark the trials left ``RUNNING`` by a killed process ``FAIL`` and queue their points again;
     returns their numbers. Without a heartbeat every RUNNING trial is stale (one worker); with one,
     only those whose heartbeat is older than the grace period (Optuna's own check)."""
-    import optuna
-    from optuna.trial import TrialState
-
     if config.heartbeat:
         running = (TrialState.RUNNING,)
         before = {t.number for t in study.get_trials(deepcopy=False, states=running)}
@@ -220,10 +286,9 @@ def point_of(trial: Any) -> tuple[int, float] | None:
 
 
 def pending(study: Any, config: SearchConfig) -> int:
-    """Trials still to run: grid points with no COMPLETE/PRUNED trial (queueing again the point of
-    a failed trial that no queued or running trial covers), or the TPE budget left."""
-    from optuna.trial import TrialState
-
+    """Trials still to start here: grid points with no COMPLETE/PRUNED or running trial
+    (queueing again the point of a failed trial that no queued or running trial covers;
+    duplicates do not count), or the TPE budget left."""
     trials = study.get_trials(deepcopy=False)
     if config.sampler == "tpe":
         done = sum(t.state.name in DONE_STATES for t in trials)
@@ -231,7 +296,7 @@ def pending(study: Any, config: SearchConfig) -> int:
         return max(0, config.n_trials - done - running)
     by_point: dict[tuple[int, float], list] = {}
     for trial in trials:
-        point = point_of(trial)
+        point = None if is_duplicate(trial) else point_of(trial)
         if point is not None:
             by_point.setdefault(point, []).append(trial)
     count = 0
@@ -245,3 +310,11 @@ def pending(study: Any, config: SearchConfig) -> int:
             requeue(study, max(by_point[point], key=lambda t: t.number))
         count += 1
     return count
+
+
+def running_elsewhere(study: Any, config: SearchConfig) -> int:
+    """Trials other workers run now (heartbeat mode; between optimize() rounds, no trial of
+    this worker runs)."""
+    if not config.heartbeat:
+        return 0
+    return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))

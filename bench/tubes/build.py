@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from bench.data.base import DatasetError, Video, VideoDataset
-from bench.io import save_npz
+from bench.io import check_free_space, save_npz
 from bench.paper import MAX_GAP, TUBE_SIZE, T
 from bench.tubes.cache import (
     FORMAT_VERSION,
@@ -226,8 +226,12 @@ def _resumable(partial: Path, key: dict, plan: Plan, files: Sequence[str]) -> li
 def _start_partial(
     partial: Path, plan: Plan, files: Sequence[str], tube_shape: tuple, cache_key: dict
 ) -> None:
-    """A fresh ``partial`` folder: the index, zero-filled tube arrays, an empty progress record."""
+    """A fresh ``partial`` folder: the index, zero-filled tube arrays, an empty progress record.
+    The arrays are sparse files filled as the build goes: a full disk would end the build hours
+    later (a SIGBUS writing the memory map), so their full size is checked free first."""
     remove_cache_dir(partial)
+    needed = len(files) * len(plan) * int(np.prod(tube_shape))  # uint8
+    check_free_space(partial.parent, needed, "tube cache")
     partial.mkdir(parents=True)
     save_npz(partial / "index.npz", plan.arrays)
     for name in files:

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.errors import BenchError
 from bench.io import write_text
 from bench.paper import TRAIN_FRACTION
 
@@ -40,7 +41,7 @@ CACHE_FILES = ("tubes.npy", "intermittent.npy", "index.npz", "meta.json", "progr
 _TMP_FILES = tuple(f"{Path(name).stem}.tmp{Path(name).suffix}" for name in CACHE_FILES)
 
 
-class TubeCacheError(Exception):
+class TubeCacheError(BenchError):
     """A tube cache folder is missing, unfinished, from other inputs, or of another format."""
 
 
