@@ -47,6 +47,12 @@ UNITS = {
 }
 
 
+def significant(value: float, digits: int = 4) -> float:
+    """``value`` to ``digits`` significant digits (a fixed number of decimals loses slow
+    stages: 0.174 items/s would read 0.17)."""
+    return float(f"{value:.{digits}g}")
+
+
 def _row(stage: str, k: int, mine: Side, theirs: Side, extra: dict) -> dict:
     ratio = mine.per_s / theirs.per_s if theirs.seconds > 0 else float("nan")
     return {
@@ -54,8 +60,8 @@ def _row(stage: str, k: int, mine: Side, theirs: Side, extra: dict) -> dict:
         "scale": k,
         "unit": UNITS[stage],
         "items": mine.items,
-        "ours_per_s": round(mine.per_s, 2),
-        "reference_per_s": round(theirs.per_s, 2),
+        "ours_per_s": significant(mine.per_s),
+        "reference_per_s": significant(theirs.per_s),
         "ratio": round(ratio, 3),
         "ours_seconds": round(mine.seconds, 3),
         "reference_seconds": round(theirs.seconds, 3),
