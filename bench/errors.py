@@ -10,11 +10,18 @@ with :data:`EXIT_INTERNAL`. The classes also derive from the builtin a caller wo
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell's code for Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 class BenchError(Exception):
@@ -81,15 +88,44 @@ def check_range(
         )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a CI timeout, ``dvc`` stopping a stage) as an interrupt: the same
+    clean-up runs as for Ctrl-C (unfinished atomic outputs removed, an MLflow run ended
+    ``KILLED``); ``ssmtl`` exits with :data:`EXIT_TERMINATED`."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(f"terminated by signal {signum}")
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While open, SIGTERM raises :class:`Terminated` in the main thread instead of ending the
+    process on the spot (which would leave the run ``RUNNING`` forever); the previous handler
+    is restored after. Signal handlers can only be set in the main thread: elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_TERMINATED",
     "BenchError",
     "DiskSpaceError",
     "InputError",
     "ParameterError",
     "ProvenanceError",
+    "Terminated",
     "UnsafeWeightsError",
     "check_range",
+    "terminate_as_interrupt",
 ]

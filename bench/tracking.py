@@ -1,8 +1,8 @@
 """MLflow tracking: every training and evaluation is a run in one embedded store.
 
-The store is a SQLite file in the working directory (the checkout's root, where ``ssmtl`` and
-``dvc repro`` run), ``mlflow.db``, with artifacts beside it in ``mlruns/``, unless
-``MLFLOW_TRACKING_URI`` says otherwise. See the runs with::
+The store and its artifacts are where params.yaml's ``tracking`` section says (default:
+``mlflow.db`` and ``mlruns/`` in the checkout's root, where ``ssmtl`` and ``dvc repro`` run;
+:mod:`bench.tracking_store`), unless ``MLFLOW_TRACKING_URI`` says otherwise. See the runs with::
 
     mlflow ui --backend-store-uri sqlite:///mlflow.db
 
@@ -13,22 +13,25 @@ Training runs log per-epoch metrics at their epoch as the step (:func:`log_epoch
 point at step 0), the selected checkpoint's metrics under ``best_*`` keys (:func:`log_best`)
 and the model with a signature and an input example (:func:`log_model`, loadable with
 ``mlflow.pytorch.load_model``); an evaluation run names the training run it scores
-(:func:`link_to_training`). Artifacts go beside the SQLite store (``mlruns/`` next to
-``mlflow.db``), wherever the configured store is.
+(:func:`link_to_training`).
+
+A run ends ``FINISHED``, ``KILLED`` when interrupted (Ctrl-C, or SIGTERM: while a run is open a
+SIGTERM raises :class:`Terminated`, a ``KeyboardInterrupt``) or ``FAILED`` on an exception
+(:func:`run_status`), never left ``RUNNING`` by a stopped process.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-STORE_FILE = "mlflow.db"
-ARTIFACTS_DIR = "mlruns"
+from bench.errors import terminate_as_interrupt
+from bench.tracking_store import beside, location, set_by_this_process
+
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
 TRAINING_RUN_TAG = "ssmtl.training_run_id"
 MODEL_HASH_TAG = "ssmtl.model_sha256"
@@ -37,7 +40,9 @@ TASK_IDS = {"arrow": "T1", "motion": "T2", "middle": "T3", "distill": "T4"}
 
 
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{Path.cwd() / STORE_FILE}")
+    """The MLflow store: ``MLFLOW_TRACKING_URI`` when set, else params.yaml's ``tracking.uri``
+    (:mod:`bench.tracking_store`), else ``mlflow.db`` in the working directory."""
+    return location().uri
 
 
 def git_commit(where: Path | None = None) -> str:
@@ -87,14 +92,12 @@ def version_line() -> str:
 
 
 def artifact_root(uri: str | None = None) -> str | None:
-    """Where a new experiment keeps its artifacts: ``mlruns/`` beside the SQLite file of the
-    store (``uri``, default: :func:`tracking_uri`), so store and artifacts move together; None
-    (MLflow's default) for a store that is not a SQLite file."""
-    uri = uri or tracking_uri()
-    if not uri.startswith("sqlite:///"):
-        return None
-    database = Path(uri.removeprefix("sqlite:///"))
-    return (database.resolve().parent / ARTIFACTS_DIR).as_uri()
+    """Where a new experiment keeps its artifacts: params.yaml's ``tracking.artifacts`` for the
+    configured store, else ``mlruns/`` beside the SQLite file of ``uri`` (store and artifacts
+    move together); None (MLflow's default) for a store that is not a SQLite file."""
+    if uri is None:
+        return location().artifacts
+    return beside(uri)
 
 
 def _experiment(mlflow: Any, name: str) -> str:
@@ -136,8 +139,31 @@ def _mlflow() -> Any:
     import mlflow
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_tracking_uri(set_by_this_process(location()))
     return mlflow
+
+
+def run_status(error: BaseException | None) -> str:
+    """The MLflow status a run ends with: ``FINISHED`` without an error, ``KILLED`` when it was
+    interrupted (``KeyboardInterrupt``, :class:`Terminated`), ``FAILED`` otherwise."""
+    if error is None:
+        return "FINISHED"
+    return "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+
+
+@contextmanager
+def _ended(mlflow: Any) -> Iterator[None]:
+    """End the active run with :func:`run_status` of whatever leaves the block. On an error,
+    a store that cannot be written to is only warned about: the error itself is what counts."""
+    try:
+        yield
+    except BaseException as error:
+        try:
+            mlflow.end_run(run_status(error))
+        except Exception as ending:  # noqa: BLE001 - the original error must propagate
+            logging.getLogger(__name__).warning("could not end the MLflow run: %s", ending)
+        raise
+    mlflow.end_run(run_status(None))
 
 
 @contextmanager
@@ -149,15 +175,18 @@ def run(
     parent_run_id: str | None = None,
 ) -> Iterator[Any]:
     """An MLflow run with ``params`` logged and the git commit tagged; yields the mlflow module.
-    ``parent_run_id`` nests it under that run (the MLflow UI shows it as a child)."""
+    ``parent_run_id`` nests it under that run (the MLflow UI shows it as a child). The run ends
+    ``FINISHED``, ``KILLED`` (Ctrl-C, SIGTERM) or ``FAILED`` (an exception): :func:`run_status`."""
     mlflow = _mlflow()
     nesting = {"mlflow.parentRunId": parent_run_id} if parent_run_id else None
-    with mlflow.start_run(
-        experiment_id=_experiment(mlflow, experiment), run_name=run_name, tags=nesting
-    ):
-        mlflow.log_params(flat_params(params))
-        mlflow.set_tags({**standard_tags(), **(tags or {})})
-        yield mlflow
+    with terminate_as_interrupt():
+        mlflow.start_run(
+            experiment_id=_experiment(mlflow, experiment), run_name=run_name, tags=nesting
+        )
+        with _ended(mlflow):
+            mlflow.log_params(flat_params(params))
+            mlflow.set_tags({**standard_tags(), **(tags or {})})
+            yield mlflow
 
 
 def standard_tags() -> dict[str, str]:
@@ -223,9 +252,11 @@ def resumable_run(
     mlflow = _mlflow()
     run_id = find_run(experiment, match)
     if run_id is not None:
-        with mlflow.start_run(run_id=run_id):
-            mlflow.set_tags({**standard_tags(), **tags})
-            yield mlflow, True
+        with terminate_as_interrupt():
+            mlflow.start_run(run_id=run_id)
+            with _ended(mlflow):
+                mlflow.set_tags({**standard_tags(), **tags})
+                yield mlflow, True
         return
     with run(experiment, run_name, params, {**tags, **match}) as mlflow:
         yield mlflow, False

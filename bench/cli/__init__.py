@@ -41,7 +41,8 @@ threads, which results depend on (the sums split differently across threads); pa
 
 Dataset names: ped1, ped2, avenue, shanghaitech, synthetic. Exit codes: 0 success, 2 bad input or
 usage (a named error: the message names each file, the problem and the fix), 1 an internal error
-(a bug: its traceback is printed), 130 interrupted (Ctrl-C). See docs/reliability.md.
+(a bug: its traceback is printed), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM; an MLflow
+run open at the time ends KILLED). See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -60,11 +61,17 @@ from bench.cli import (
     report,
     search,
 )
-from bench.errors import EXIT_BAD_INPUT, BenchError
+from bench.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    BenchError,
+    Terminated,
+    terminate_as_interrupt,
+)
 
 # OS errors about a named path the user gave: bad input, not a bug
 PATH_ERRORS = (FileExistsError, FileNotFoundError, IsADirectoryError, NotADirectoryError)
-EXIT_INTERRUPTED = 130
 
 
 class VersionAction(argparse.Action):
@@ -116,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     set_threads(args.threads)
     try:
-        return args.func(args)
+        # SIGTERM unwinds like Ctrl-C: unfinished outputs removed, an MLflow run ended KILLED
+        with terminate_as_interrupt():
+            return args.func(args)
     except BenchError as error:
         for line in error.lines():
             print(f"error: {line}", file=sys.stderr)
@@ -127,9 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     except PermissionError as error:
         print(f"error: {error}; check the file's permissions", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         print("interrupted: finished outputs are kept, unfinished ones removed", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED
     # anything else is a bug: Python prints the traceback and exits with 1 (EXIT_INTERNAL)
 
 

@@ -185,6 +185,9 @@ def make_objective(
         except optuna.TrialPruned:
             state, status = "PRUNED", "FINISHED"
             raise
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (bench.errors.Terminated): not a failure
+            status = "KILLED"
+            raise
         finally:
             mlflow.set_tag("optuna_trial_state", state)
             if math.isfinite(best):
