@@ -25,10 +25,14 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 class BenchError(Exception):
-    """A problem the user can fix; ``str()`` reads ``file: problem; fix``."""
+    """A problem the user can fix; ``str()`` reads ``file: problem; fix``. A subclass's
+    ``default_fix`` is the fix when a raise gives none (every message then says what to do)."""
+
+    default_fix: str | None = None
 
     def __init__(self, problem: str, file: str | Path | None = None, fix: str | None = None):
-        self.problem, self.file, self.fix = problem, file, fix
+        self.problem, self.file = problem, file
+        self.fix = fix if fix is not None else self.default_fix
         super().__init__(self.message())
 
     def message(self) -> str:

@@ -41,6 +41,7 @@ from bench.tasks import tubes_to_float
 from bench.teachers import DetectorTeacher, ImageNetTeacher, teacher_targets
 from bench.train import TrainConfig, load_checkpoint, save_checkpoint, train
 from bench.tubes import TubeCache, build_tube_cache
+from bench.tubes.plan import DetectionsMismatch
 from bench.weights import resolve_weights
 
 DETECTORS = ("yolo", "precomputed", "background_subtraction", "full_frame")
@@ -163,9 +164,38 @@ def run_tubes(
 ) -> TubeCache:
     detections = Detections.load(detections_path)
     check_origin(detections.meta, dataset.name, split, detections_path, "detections")
-    return build_tube_cache(
-        dataset, split, detections, out_dir, t=t, seed=seed, key={"detections": detections.meta}
-    )
+    try:
+        return build_tube_cache(
+            dataset, split, detections, out_dir, t=t, seed=seed, key={"detections": detections.meta}
+        )
+    except DetectionsMismatch as error:  # the plan's check: name the file and what to do
+        raise ProvenanceError(
+            str(error),
+            file=detections_path,
+            fix=f"give the detections of {dataset.name}'s {split} split (ssmtl detect --split "
+            f"{split})",
+        ) from error
+
+
+def check_teachers(teachers: np.ndarray, cache: TubeCache, path: Path) -> None:
+    """:class:`InputError` naming ``path`` unless the teachers are a 2-D array of finite numbers
+    with one row per detection the cache was cut from (checked before hours of training: a short
+    file would fail mid-epoch, a NaN would train silently to NaN)."""
+    fix = "give the teachers computed from the detections of this tube cache (ssmtl teachers)"
+    rows = cache.meta.get("counts", {}).get("detections")
+    needed = int(cache.index["detection_row"].max()) + 1 if len(cache) else 0
+    if teachers.ndim != 2 or teachers.dtype.kind != "f":
+        problem = f"teachers of shape {teachers.shape} and type {teachers.dtype}"
+        raise InputError(f"{problem}, expected a 2-D float array", file=path, fix=fix)
+    if len(teachers) < needed or (rows is not None and len(teachers) != rows):
+        raise ProvenanceError(
+            f"{len(teachers)} teacher rows, but the tube cache {cache.root} was cut from "
+            f"{rows if rows is not None else f'at least {needed}'} detections",
+            file=path,
+            fix=fix,
+        )
+    if not np.isfinite(teachers).all():
+        raise InputError("teachers hold NaN or infinite values", file=path, fix=fix)
 
 
 def run_train(
@@ -194,6 +224,8 @@ def run_train(
         if teachers_path and "distill" in config.tasks
         else None
     )
+    if teachers is not None:
+        check_teachers(teachers, cache, Path(teachers_path))
     tags = {
         "dataset": dataset_name,
         "arch": config.arch,
@@ -324,8 +356,12 @@ def run_fusion(
     object_scores_path: Path, frame_scores_path: Path, out: Path, weight: float = 0.5
 ) -> None:
     """Late fusion of object-level and frame-level frame scores (section 3.5)."""
+    from bench.metrics.evaluate import check_frame_scores
+
     object_level = read_arrays(object_scores_path, "object-level frame scores")
     frame_level = read_arrays(frame_scores_path, "frame-level frame scores")
+    check_frame_scores(object_level, object_scores_path)
+    check_frame_scores(frame_level, frame_scores_path)
     fused = late_fusion(
         object_level, frame_level, weight, names=(object_scores_path, frame_scores_path)
     )

@@ -184,9 +184,12 @@ def test_leading_threads_option_pins_torch(capsys):
 
 
 def test_threads_option_needs_a_number(capsys):
-    with pytest.raises(SystemExit):
-        main(["--threads", "two", "report"])
-    assert "--threads: invalid int value: 'two'" in capsys.readouterr().err
+    for bad in ("two", "-1"):  # a usage error, exit 2 (a ranged option)
+        with pytest.raises(SystemExit) as exit_:
+            main(["--threads", bad, "report"])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert "--threads" in err and bad in err
     with pytest.raises(SystemExit, match="whole number"):
         set_threads(-1)
 

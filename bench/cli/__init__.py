@@ -61,6 +61,7 @@ from bench.cli import (
     report,
     search,
 )
+from bench.cli.args import ranged
 from bench.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
@@ -94,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--threads",
-        type=int,
+        type=ranged(int, 0),  # a usage error (exit 2) for -1, not a bare SystemExit (exit 1)
         metavar="N",
         help="torch CPU threads for the command (0 = all cores; default: torch's own choice)",
     )

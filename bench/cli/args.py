@@ -135,6 +135,8 @@ def ranged(
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in its messages
+    # the range, for tests that try every ranged option (tests/reliability_matrix.py)
+    parse.kind, parse.minimum, parse.maximum = kind, minimum, maximum  # type: ignore[attr-defined]
     return parse
 
 

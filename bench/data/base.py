@@ -37,8 +37,13 @@ REGION_COLUMNS = ("frame", "x_min", "y_min", "x_max", "y_max", "score")
 class DatasetError(BenchError):
     """A dataset root is missing or inconsistent; ``problems`` names each file and problem."""
 
-    def __init__(self, problems: list[str] | str):
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
+    default_fix = "see docs/evaluation.md (Datasets) for the files a dataset root must hold"
+
+    def __init__(self, problems: list[str] | str, fix: str | None = None):
+        problems = [problems] if isinstance(problems, str) else list(problems)
+        fix = fix or self.default_fix
+        # each line says what to do: the given fix unless the problem already names one
+        self.problems = [p if "; " in p else f"{p}; {fix}" for p in problems]
         super().__init__("\n".join(self.problems))
 
     def lines(self) -> list[str]:

@@ -18,6 +18,11 @@ from bench.detection.base import FrameDetections, check_frames, clip_boxes, file
 from bench.detection.table import Detections
 from bench.paper import COCO_CLASSES
 
+FIX = (
+    "give an .npz of one float32 (k, 6) array per video, rows [frame, x1, y1, x2, y2, "
+    "confidence] (copy it again if it was cut short)"
+)
+
 
 def load_precomputed(path: str | Path, confidence: float = 0.5) -> Detections:
     """Boxes from an ``.npz`` with one ``float32 (k, 6)`` array per video key, rows
@@ -26,7 +31,7 @@ def load_precomputed(path: str | Path, confidence: float = 0.5) -> Detections:
     class ids -1, class scores NaN. Errors name the file and the key."""
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"{path}: precomputed detections file does not exist")
+        raise DatasetError(f"{path}: precomputed detections file does not exist", FIX)
     parts = []
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -34,8 +39,10 @@ def load_precomputed(path: str | Path, confidence: float = 0.5) -> Detections:
                 rows = np.asarray(archive[key], dtype=np.float32)
                 if rows.ndim != 2 or rows.shape[1] != 6:
                     raise DatasetError(
-                        f"{path}: array {key!r} has shape {rows.shape}, expected (k, 6)"
+                        f"{path}: array {key!r} has shape {rows.shape}, expected (k, 6)", FIX
                     )
+                if not np.isfinite(rows).all():  # a NaN frame index would become frame 0
+                    raise DatasetError(f"{path}: array {key!r} holds NaN or infinite values", FIX)
                 rows = rows[rows[:, 5] >= confidence]
                 parts.append(
                     Detections(
@@ -50,7 +57,9 @@ def load_precomputed(path: str | Path, confidence: float = 0.5) -> Detections:
     except DatasetError:
         raise
     except Exception as error:  # noqa: BLE001 - corrupt archive: name the file
-        raise DatasetError(f"{path}: cannot read precomputed detections ({error})") from error
+        raise DatasetError(
+            f"{path}: cannot read precomputed detections ({type(error).__name__})", FIX
+        ) from error
     meta = {
         "detector": "precomputed",
         "params": {"file": path.name, "confidence": float(confidence)},

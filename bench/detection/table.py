@@ -43,6 +43,8 @@ COLUMNS = ("video", "frame", "boxes", "confidence", "class_id", "class_scores")
 class DetectionsFileError(InputError):
     """A detections file is missing, unreadable or lacks a column; the message names the file."""
 
+    default_fix = "give the .npz that ssmtl detect wrote (write it again if it was cut short)"
+
 
 @dataclass
 class Detections:
@@ -234,9 +236,12 @@ class Detections:
         except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as error:
             raise DetectionsFileError(f"{path}: cannot read detections file ({error})") from error
         try:
-            return cls(**columns, meta=meta)
+            detections = cls(**columns, meta=meta)
         except ValueError as error:
             raise DetectionsFileError(f"{path}: inconsistent detections file ({error})") from error
+        if not np.isfinite(detections.boxes).all():  # would be cut into tubes of nothing
+            raise DetectionsFileError(f"{path}: boxes hold NaN or infinite coordinates")
+        return detections
 
     # -- internals ------------------------------------------------------------------------
     def _take(self, order: np.ndarray) -> None:

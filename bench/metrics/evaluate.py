@@ -43,16 +43,29 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def load_frame_scores(path: Path) -> dict[str, np.ndarray]:
-    """Frame scores per video; each must be a 1-D array."""
+    """Frame scores per video (:func:`check_frame_scores`)."""
     scores = load_npz(path)
-    bad = [
-        f"{path}: scores of video {k} have shape {v.shape}, expected 1-D"
-        for k, v in scores.items()
-        if v.ndim != 1
-    ]
-    if bad:
-        raise DatasetError(bad)
+    check_frame_scores(scores, path)
     return {k: v.astype(np.float64) for k, v in scores.items()}
+
+
+SCORES_FIX = "give the frame scores that ssmtl score, fuse or baseline frame-diff wrote"
+
+
+def check_frame_scores(scores: dict[str, np.ndarray], path: Path) -> None:
+    """:class:`DatasetError` naming ``path`` unless each video's scores are a 1-D array of finite
+    numbers (text that reads as numbers, NaN or infinity would be taken silently)."""
+    bad = []
+    for k, v in scores.items():
+        if v.ndim != 1:
+            bad.append(f"{path}: scores of video {k} have shape {v.shape}, expected 1-D")
+        elif v.dtype.kind not in "biuf":
+            bad.append(f"{path}: scores of video {k} are of type {v.dtype}, not numbers")
+        elif not np.isfinite(v).all():
+            count = int((~np.isfinite(v)).sum())
+            bad.append(f"{path}: scores of video {k} hold {count} NaN or infinite values")
+    if bad:
+        raise DatasetError(bad, SCORES_FIX)
 
 
 def load_regions(path: Path) -> dict[str, np.ndarray]:
@@ -89,7 +102,9 @@ def check_scores(dataset: VideoDataset, scores: dict[str, np.ndarray], path: Pat
         if k in scores and len(scores[k]) != n
     ]
     if problems:
-        raise DatasetError(problems)
+        raise DatasetError(
+            problems, f"give the scores of this dataset's test split ({dataset.name}); {SCORES_FIX}"
+        )
 
 
 def auc_by_kind(dataset: VideoDataset, scores: dict[str, np.ndarray]) -> dict[str, float | None]:

@@ -119,7 +119,10 @@ def load_gate_file(path: Path) -> dict[str, Any]:
         spec = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as error:
         raise InputError(
-            f"cannot read the gate file ({error})", file=path, fix="pass --file with a gate file"
+            # YAML's messages span lines: one line keeps "error: FILE: problem; fix" whole
+            f"cannot read the gate file ({' '.join(str(error).split())})",
+            file=path,
+            fix="pass --file with a gate file",
         ) from error
     if not isinstance(spec, dict) or not spec.get("profiles") or "common" not in spec:
         raise InputError(

@@ -44,6 +44,8 @@ _TMP_FILES = tuple(f"{Path(name).stem}.tmp{Path(name).suffix}" for name in CACHE
 class TubeCacheError(BenchError):
     """A tube cache folder is missing, unfinished, from other inputs, or of another format."""
 
+    default_fix = "build it again with ssmtl tubes"
+
 
 def jsonable(value: Any) -> Any:
     """``value`` as it reads back from JSON (tuples become lists, keys strings), for key

@@ -36,6 +36,11 @@ from bench.tubes.windows import intermittent_offsets, window_offsets
 EDGE_POLICIES = ("clamp", "skip")
 
 
+class DetectionsMismatch(ValueError):
+    """Detections that do not fit the dataset's split (an unknown video, a frame past its end):
+    ``bench.pipeline.run_tubes`` names the file in a ``ProvenanceError``."""
+
+
 class DetectionsLike(Protocol):
     """What the tube builder reads from a detections table
     (:class:`bench.detection.table.Detections`)."""
@@ -148,7 +153,7 @@ def plan_tubes(
     uniques, inverse = np.unique(vid, return_inverse=True)
     unknown = [u for u in uniques.tolist() if u not in rank]
     if unknown:
-        raise ValueError(
+        raise DetectionsMismatch(
             f"detections name videos that {dataset.name} ({dataset.root}) has no {split} video "
             f"for: {', '.join(unknown[:10])}"
         )
@@ -174,7 +179,7 @@ def plan_tubes(
         f = frame[rows]
         bad = (f < 0) | (f >= nf)
         if bad.any():
-            raise ValueError(
+            raise DetectionsMismatch(
                 f"detections of {split} video {video.id} reference frame {int(f[bad][0])}, "
                 f"outside 0..{nf - 1}"
             )
