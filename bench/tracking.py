@@ -17,7 +17,7 @@ and the model with a signature and an input example (:func:`log_model`, loadable
 
 A run ends ``FINISHED``, ``KILLED`` when interrupted (Ctrl-C, or SIGTERM: while a run is open a
 SIGTERM raises :class:`Terminated`, a ``KeyboardInterrupt``) or ``FAILED`` on an exception
-(:func:`run_status`), never left ``RUNNING`` by a stopped process.
+(:func:`~bench.tracking_store.run_status`), never left ``RUNNING`` by a stopped process.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import terminate_as_interrupt
-from bench.tracking_store import beside, location, set_by_this_process
+from bench.tracking_store import beside, ended, location, set_by_this_process
 
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
 TRAINING_RUN_TAG = "ssmtl.training_run_id"
@@ -143,29 +143,6 @@ def _mlflow() -> Any:
     return mlflow
 
 
-def run_status(error: BaseException | None) -> str:
-    """The MLflow status a run ends with: ``FINISHED`` without an error, ``KILLED`` when it was
-    interrupted (``KeyboardInterrupt``, :class:`Terminated`), ``FAILED`` otherwise."""
-    if error is None:
-        return "FINISHED"
-    return "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
-
-
-@contextmanager
-def _ended(mlflow: Any) -> Iterator[None]:
-    """End the active run with :func:`run_status` of whatever leaves the block. On an error,
-    a store that cannot be written to is only warned about: the error itself is what counts."""
-    try:
-        yield
-    except BaseException as error:
-        try:
-            mlflow.end_run(run_status(error))
-        except Exception as ending:  # noqa: BLE001 - the original error must propagate
-            logging.getLogger(__name__).warning("could not end the MLflow run: %s", ending)
-        raise
-    mlflow.end_run(run_status(None))
-
-
 @contextmanager
 def run(
     experiment: str,
@@ -176,14 +153,14 @@ def run(
 ) -> Iterator[Any]:
     """An MLflow run with ``params`` logged and the git commit tagged; yields the mlflow module.
     ``parent_run_id`` nests it under that run (the MLflow UI shows it as a child). The run ends
-    ``FINISHED``, ``KILLED`` (Ctrl-C, SIGTERM) or ``FAILED`` (an exception): :func:`run_status`."""
+    ``FINISHED``, ``KILLED`` (Ctrl-C, SIGTERM) or ``FAILED`` (an exception; ``run_status``)."""
     mlflow = _mlflow()
     nesting = {"mlflow.parentRunId": parent_run_id} if parent_run_id else None
     with terminate_as_interrupt():
         mlflow.start_run(
             experiment_id=_experiment(mlflow, experiment), run_name=run_name, tags=nesting
         )
-        with _ended(mlflow):
+        with ended(mlflow):
             mlflow.log_params(flat_params(params))
             mlflow.set_tags({**standard_tags(), **(tags or {})})
             yield mlflow
@@ -254,7 +231,7 @@ def resumable_run(
     if run_id is not None:
         with terminate_as_interrupt():
             mlflow.start_run(run_id=run_id)
-            with _ended(mlflow):
+            with ended(mlflow):
                 mlflow.set_tags({**standard_tags(), **tags})
                 yield mlflow, True
         return

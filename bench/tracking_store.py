@@ -1,4 +1,5 @@
-"""Where the MLflow store and its artifacts live: ``tracking:`` in params.yaml, resolved once.
+"""The MLflow store: where it and its artifacts live (``tracking:`` in params.yaml, resolved
+once), and the status a run ends with (:func:`ended`: never left ``RUNNING``).
 
 ``params.yaml`` (the checkout's root) names them relative to the folder that holds it::
 
@@ -21,10 +22,14 @@ The params.yaml found is the nearest one, from the working directory upwards, th
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from bench.errors import InputError
 
@@ -143,12 +148,45 @@ def location() -> Location:
     return configured(Path.cwd().resolve())
 
 
+def run_status(error: BaseException | None) -> str:
+    """The MLflow status a run ends with: ``FINISHED`` without an error, ``KILLED`` when it was
+    interrupted (``KeyboardInterrupt``, :class:`Terminated`), ``FAILED`` otherwise."""
+    if error is None:
+        return "FINISHED"
+    return "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+
+
+@contextmanager
+def ended(mlflow: Any) -> Iterator[None]:
+    """End the active run with :func:`run_status` of whatever leaves the block. On an error,
+    the status is set through a fresh client when ``end_run`` fails (an interrupt that landed
+    inside a store call), and a store that cannot be written to at all is only warned about:
+    the error itself is what counts."""
+    active = mlflow.active_run()
+    try:
+        yield
+    except BaseException as error:
+        status = run_status(error)
+        try:
+            mlflow.end_run(status)
+        except Exception as ending:  # noqa: BLE001 - the original error must propagate
+            try:
+                if active is not None:
+                    mlflow.MlflowClient().set_terminated(active.info.run_id, status)
+            except Exception:  # noqa: BLE001
+                logging.getLogger(__name__).warning("could not end the MLflow run: %s", ending)
+        raise
+    mlflow.end_run(run_status(None))
+
+
 __all__ = [
     "ARTIFACTS_DIR",
     "STORE_FILE",
     "Location",
     "beside",
     "configured",
+    "ended",
     "location",
+    "run_status",
     "set_by_this_process",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -381,21 +382,16 @@ def resume(
 def load_checkpoint(path: Path, device: str = "cpu") -> tuple[SSMTL, TrainConfig, int]:
     """The model of a checkpoint written by :func:`save_checkpoint` (no unpickling of code);
     :class:`InputError` naming ``path`` for a file that is not one."""
-    import pickle
-
     fix = "give the checkpoint ssmtl train wrote (train again if it was cut short)"
-    path = Path(path)
-    if not path.is_file():
+    if not Path(path).is_file():
         raise InputError("model checkpoint does not exist", file=path, fix=fix)
     try:
         data = torch.load(path, map_location=device, weights_only=True)
     except (EOFError, RuntimeError, pickle.UnpicklingError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise InputError(
-            f"not a readable checkpoint ({type(error).__name__}: {first[:120]})", path, fix
-        ) from error
+        reason = f"{type(error).__name__}: {' '.join(str(error).split())[:120]}"
+        raise InputError(f"not a readable checkpoint ({reason})", path, fix) from error
     if not isinstance(data, dict) or not {"config", "state_dict", "t"} <= set(data):
-        raise InputError("not a checkpoint of ssmtl train (no config/state_dict/t)", path, fix)
+        raise InputError("not a checkpoint of ssmtl train", path, fix)
     config = config_from_dict(data["config"])
     distill = data["state_dict"].get("heads.distill.fc.weight")
     n_distill = distill.shape[0] if distill is not None else N_DISTILL

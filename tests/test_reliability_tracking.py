@@ -15,7 +15,7 @@ import pytest
 
 from bench import tracking
 from bench.errors import EXIT_TERMINATED, InputError, Terminated, terminate_as_interrupt
-from bench.tracking_store import configured, location
+from bench.tracking_store import configured, location, run_status
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,10 +44,10 @@ def statuses(database: Path) -> dict[str, str]:
 
 
 def test_run_status_names_each_ending():
-    assert tracking.run_status(None) == "FINISHED"
-    assert tracking.run_status(KeyboardInterrupt()) == "KILLED"
-    assert tracking.run_status(Terminated()) == "KILLED"
-    assert tracking.run_status(RuntimeError()) == "FAILED"
+    assert run_status(None) == "FINISHED"
+    assert run_status(KeyboardInterrupt()) == "KILLED"
+    assert run_status(Terminated()) == "KILLED"
+    assert run_status(RuntimeError()) == "FAILED"
 
 
 @pytest.mark.slow  # MLflow's SQLite store
@@ -112,7 +112,7 @@ def test_sigterm_to_a_cli_training_run_ends_it_killed(tmp_path: Path):
     log = (tmp_path / "stderr.txt").open("w")  # a file: a full pipe would block the child
     child = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path, stderr=log)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 240  # 2 loaded cores: imports take long
         while time.monotonic() < deadline and child.poll() is None:
             if database.exists() and "RUNNING" in _statuses_or_empty(database).values():
                 break
@@ -120,7 +120,7 @@ def test_sigterm_to_a_cli_training_run_ends_it_killed(tmp_path: Path):
         assert child.poll() is None, (tmp_path / "stderr.txt").read_text()
         time.sleep(1)  # into the epochs
         child.send_signal(signal.SIGTERM)
-        child.wait(timeout=60)
+        child.wait(timeout=120)
     finally:
         if child.poll() is None:
             child.kill()
