@@ -1,4 +1,4 @@
-"""``--json``: one JSON document on stdout and nothing else, whatever the command prints."""
+"""``--json``: one JSON document on stdout and nothing else; progress bars only on a terminal."""
 
 from __future__ import annotations
 
@@ -67,3 +67,12 @@ def test_commands_print_one_document(command: str, ped2_root: Path, capsys):
     main([*argv, "--json"])
     document = json.loads(capsys.readouterr().out)  # one document, nothing around it
     assert isinstance(document, dict) and document
+
+
+def test_progress_bars_are_off_when_stderr_is_not_a_terminal():
+    from bench.progress import progress_bar
+
+    with progress_bar(range(3), desc="x") as bar:  # pytest captures stderr: not a TTY
+        assert bar.disable
+    with progress_bar(range(3), disable=True) as bar:
+        assert bar.disable

@@ -176,6 +176,7 @@ def cmd_ablation_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_ablation_run(args: argparse.Namespace) -> int:
+    from bench.progress import progress_bar
     from bench.suite.ablation import RowProfile, load_rows, output_path, run_row
 
     try:  # the row file and the output templates: bad input, not bugs
@@ -213,7 +214,7 @@ def cmd_ablation_run(args: argparse.Namespace) -> int:
     )
     dataset, maps = dataset_from(args), map_config(args)
     summaries = []
-    for row, seed in runs:
+    for row, seed in progress_bar(runs, desc="ablation runs", unit="run"):
         summary = run_row(
             rows[row],
             seed,
