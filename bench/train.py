@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from bench import paper
 from bench.errors import InputError, ParameterError, ProvenanceError
 from bench.model import ARCHITECTURES, SSMTL
 from bench.paper import N_DISTILL, TASKS
+from bench.progress import progress_bar
 from bench.tasks import joint_loss, task_losses, tubes_to_float
 from bench.tubes import TubeCache
 
@@ -152,7 +152,9 @@ def run_epoch(
         device.type, dtype=torch.bfloat16, enabled=use_bf16(config.precision, device)
     )
     with torch.set_grad_enabled(optimizer is not None):
-        for batch_rows in tqdm(list(batches(rows, config.batch_size, rng)), desc=desc, leave=False):
+        for batch_rows in progress_bar(
+            list(batches(rows, config.batch_size, rng)), desc=desc, leave=False
+        ):
             batch = load_batch(cache, teachers, batch_rows, device)
             with autocast:
                 losses, figures = task_losses(model, batch, config.tasks)
@@ -255,7 +257,7 @@ def train(
     history: list[dict[str, float]] = []
     if checkpoint_dir is not None:
         best, history = resume(checkpoint_dir, config, model, optimizer, rng)
-    for epoch in tqdm(
+    for epoch in progress_bar(
         range(len(history) + 1, config.epochs + 1),
         desc=f"train {config.arch}",
         initial=len(history),

@@ -28,10 +28,15 @@
       Table 4: the shared tube caches, then rows x seeds (train, score, evaluate).
   ssmtl report [--metrics DIR] [--out reports]
       Tables 2-4 (micro and macro AUC, ours next to published) from the metrics files.
+  ssmtl summary --metrics metrics/NAME --out metrics/NAME/summary.json
+      The numbers-only headline metrics that `dvc exp show` and `dvc metrics diff` compare.
   ssmtl gate [--profiles NAME ...] [--override KEY=VALUE] [--write-reference --seeds 0 1 2]
       CI regression gate: small CPU profiles against stored reference AUCs.
   ssmtl bench tubes|model|fps ...
       Benchmarks: tubes/s and peak memory, samples/s and objects/s, end-to-end FPS.
+
+Commands that print a result take ``--json``: one JSON document on stdout, every other line
+on stderr (``ssmtl evaluate ... --json | jq .auc_micro``).
 
 ``ssmtl --version`` prints the package version and the git commit of the working directory.
 
@@ -62,6 +67,7 @@ from bench.cli import (
     search,
 )
 from bench.cli.args import ranged
+from bench.cli.output import json_mode, wants_json
 from bench.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
@@ -124,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     set_threads(args.threads)
     try:
-        # SIGTERM unwinds like Ctrl-C: unfinished outputs removed, an MLflow run ended KILLED
-        with terminate_as_interrupt():
+        # SIGTERM unwinds like Ctrl-C: unfinished outputs removed, an MLflow run ended KILLED;
+        # --json: stdout holds the one result document
+        with terminate_as_interrupt(), json_mode(wants_json(args)):
             return args.func(args)
     except BenchError as error:
         for line in error.lines():

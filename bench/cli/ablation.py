@@ -13,9 +13,9 @@ from bench.cli.args import (
     comma_ints,
     dataset_from,
     map_config,
-    print_result,
     ranged,
 )
+from bench.cli.output import add_json_argument, emit, format_numbers
 from bench.errors import InputError
 from bench.paper import EPOCHS, LEARNING_RATE, dataset_settings
 
@@ -136,6 +136,7 @@ def add_ablation_commands(commands: argparse._SubParsersAction) -> None:
         type=Path,
         help="checkpoint to write; for several rows (seeds) a path holding {row} ({seed})",
     )
+    add_json_argument(run)
     run.set_defaults(func=cmd_ablation_run)
 
 
@@ -175,6 +176,7 @@ def cmd_ablation_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_ablation_run(args: argparse.Namespace) -> int:
+    from bench.progress import progress_bar
     from bench.suite.ablation import RowProfile, load_rows, output_path, run_row
 
     try:  # the row file and the output templates: bad input, not bugs
@@ -211,7 +213,8 @@ def cmd_ablation_run(args: argparse.Namespace) -> int:
         hyperparameters=args.hyperparameters,
     )
     dataset, maps = dataset_from(args), map_config(args)
-    for row, seed in runs:
+    summaries = []
+    for row, seed in progress_bar(runs, desc="ablation runs", unit="run"):
         summary = run_row(
             rows[row],
             seed,
@@ -225,6 +228,9 @@ def cmd_ablation_run(args: argparse.Namespace) -> int:
             *outputs[row, seed],
             rows_file=args.rows,
         )
-        print(f"{row}, seed {seed}:")
-        print_result({k: v for k, v in summary["eval"].items() if isinstance(v, float)}, False)
+        summaries.append(summary)
+        # each row as it finishes (on stderr with --json, whose document holds them all)
+        aucs = {k: v for k, v in summary["eval"].items() if isinstance(v, float)}
+        print(f"{row}, seed {seed}:\n{format_numbers(aucs)}")
+    emit(args, summaries, f"{len(summaries)} run(s) written")
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench.cli.args import EXIT_BAD_INPUT
 from bench.cli.bench_compare import add_compare
+from bench.cli.output import add_json_argument, emit
 from bench.paper import ARCHITECTURE_NAMES, T
 
 DESCRIPTION = """\
@@ -82,7 +83,7 @@ def _add_tubes(sub: argparse._SubParsersAction) -> None:
     )
     tubes.add_argument("--out", type=Path, help="scratch folder (default: a temporary folder)")
     tubes.add_argument("--keep", action="store_true", help="keep the caches (with --out)")
-    tubes.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_json_argument(tubes)
     tubes.set_defaults(func=cmd_bench_tubes)
 
 
@@ -137,6 +138,7 @@ def _add_model(sub: argparse._SubParsersAction) -> None:
         "--interop-threads", type=int, default=0, help="torch inter-op threads (0: default)"
     )
     model.add_argument("--t", type=int, default=T, help=f"frames i-t..i+t (default {T})")
+    add_json_argument(model)
     model.set_defaults(func=cmd_bench_model)
 
 
@@ -219,6 +221,7 @@ def _add_fps(sub: argparse._SubParsersAction) -> None:
         help="metrics file (default: metrics/NAME/fps.json); a run replaces the "
         "run of the same device, detector and arch",
     )
+    add_json_argument(fps)
     fps.set_defaults(func=cmd_bench_fps)
 
 
@@ -251,10 +254,8 @@ def cmd_bench_tubes(args: argparse.Namespace) -> int:
             workers=args.workers,
             key=key,
             keep=args.keep and args.out is not None,
-            verbose=not args.json,
         )
-    if args.json:
-        print(json.dumps(report))
+    emit(args, report)
     return 0
 
 
@@ -276,11 +277,14 @@ def cmd_bench_model(args: argparse.Namespace) -> int:
             args.thread_counts,
         )
     )
+    reports = []
     for arch in args.arch:
         for knobs in grid:
             batch_size = knobs.pop("batch_size")
             report = benchmark_model(arch, device, batch_size, args.steps, args.t, **knobs)
-            print(json.dumps(report), flush=True)
+            reports.append(report)
+            print(json.dumps(report), flush=True)  # JSON Lines as each finishes (stderr: --json)
+    emit(args, reports)
     return 0
 
 
@@ -317,7 +321,6 @@ def cmd_bench_fps(args: argparse.Namespace) -> int:
         return _error(error)
     run["checkpoint"] = str(args.model) if args.model else None
     write_fps_run(args.out or Path("metrics") / args.name / "fps.json", run)
-    print(format_fps_run(run))
-    if args.model is None:
-        print(f"  (randomly initialised {args.arch}: speed does not depend on the weights)")
+    note = f"\n  (randomly initialised {args.arch}: speed does not depend on the weights)"
+    emit(args, run, format_fps_run(run) + (note if args.model is None else ""))
     return 0

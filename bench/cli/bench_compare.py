@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from bench.cli.args import EXIT_BAD_INPUT
+from bench.cli.output import add_json_argument, emit
 from bench.paper import ARCHITECTURE_NAMES, T
 
 
@@ -70,6 +71,7 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     compare.add_argument("--interop-threads", type=int, default=0, help="0: default")
     compare.add_argument("--work", type=Path, help="scratch folder (default: a temporary one)")
     compare.add_argument("--out", type=Path, help="default: metrics/NAME/bench.json")
+    add_json_argument(compare)
     compare.set_defaults(func=cmd_bench_compare)
 
 
@@ -112,6 +114,5 @@ def cmd_bench_compare(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT
     report["inputs"]["detections_file"] = str(path)
     out = write_report(args.out or Path("metrics") / args.name / "bench.json", report)
-    print(format_report(report))
-    print(f"written to {out}")
+    emit(args, report, f"{format_report(report)}\nwritten to {out}")
     return 0

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from bench.cli.args import add_dataset_arguments, add_map_arguments, dataset_from, map_config
+from bench.cli.output import add_json_argument, emit
 
 DESCRIPTION = """\
 Score the test split with every epoch's weights of a run trained with
@@ -45,6 +46,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "validation loss) or a list such as 1,2,4,8 (the selected one is added)",
     )
     parser.add_argument("--out", required=True, type=Path, help="convergence JSON to write")
+    add_json_argument(parser)
     parser.set_defaults(func=cmd_convergence)
 
 
@@ -70,5 +72,5 @@ def cmd_convergence(args: argparse.Namespace) -> int:
             f"macro(padded) {row['auc_macro_padded']:.4f} rbdc {row['rbdc']:.4f} "
             f"tbdc {row['tbdc']:.4f} | {heads}"
         )
-    print(f"wrote {args.out}")
+    emit(args, table, f"wrote {args.out}")
     return 0

@@ -4,10 +4,10 @@ no-training reference."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from bench.cli.args import add_dataset_arguments, dataset_from
+from bench.cli.output import add_json_argument, emit
 from bench.data import DatasetError, check_dataset
 from bench.io import save_npz
 
@@ -41,7 +41,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
     check = data.add_parser("check", help="validate a dataset root and print its counts")
     add_dataset_arguments(check)
-    check.add_argument("--json", action="store_true", help="print the counts as JSON")
+    add_json_argument(check)
     check.add_argument(
         "--no-decode",
         action="store_true",
@@ -88,14 +88,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     if problems:
         raise DatasetError(problems)
     summary = dataset.summary()
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        for split, counts in summary["splits"].items():
-            print(
-                f"{args.name} {split}: "
-                + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
-            )
+    emit(
+        args,
+        summary,
+        lambda: "\n".join(
+            f"{args.name} {split}: "
+            + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
+            for split, counts in summary["splits"].items()
+        ),
+    )
     return 0
 
 

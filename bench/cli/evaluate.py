@@ -10,9 +10,9 @@ from bench.cli.args import (
     add_dataset_arguments,
     dataset_from,
     parse_bool,
-    print_result,
     ranged,
 )
+from bench.cli.output import add_json_argument, emit
 from bench.io import write_json
 
 
@@ -87,7 +87,7 @@ def add_evaluate_command(commands: argparse._SubParsersAction) -> None:
         help="resamples of the test videos for the 95%% intervals (default 1000; 0: none)",
     )
     evaluate.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the resampling")
-    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    add_json_argument(evaluate)
     evaluate.add_argument(
         "--track",
         action="store_true",
@@ -171,10 +171,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             plot_localization(dataset, regions, args.figures)
     if args.track:
         log_evaluation(args, result)
-    if args.json:
-        print_result(result, True)
-    else:
-        print(format_evaluation(result))
+    emit(args, result, lambda: format_evaluation(result))
     return 0
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import yaml
 
+from bench.cli.output import add_json_argument, emit
 from bench.errors import InputError
+from bench.report.load import read_json
 
 GATE_DESCRIPTION = """\
 CI regression gate: small CPU profiles whose frame-level AUCs must not drop.
@@ -100,6 +102,7 @@ def add_gate_command(commands: argparse._SubParsersAction) -> None:
         type=Path,
         help="measured values and verdicts (default WORK/gate.json, artifacts/ci/gate.json)",
     )
+    add_json_argument(gate)
     gate.set_defaults(func=partial(cmd_gate, parser=gate))
 
 
@@ -120,8 +123,9 @@ def cmd_gate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         )
         if not lines:
             lines = [f"FAIL nothing was checked: no published {args.dataset} AUC"]
-        print("\n".join(lines))
-        return 1 if any(line.startswith("FAIL") for line in lines) else 0
+        passed = not any(line.startswith("FAIL") for line in lines)
+        emit(args, {"lines": lines, "passed": passed}, "\n".join(lines))
+        return 0 if passed else 1
     spec = load_gate_file(args.file)
     select_profiles(spec, args.profiles)  # fail before any work on an unknown name
     bad = [item for item in args.override if "=" not in item]
@@ -136,9 +140,10 @@ def cmd_gate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     runs = measure(spec, common, args.profiles, args.seeds, args.work)
     if args.write_reference:
         write_reference(args.file, spec, runs, args.seeds)
-        print(f"wrote the reference values to {args.file}")
+        emit(args, {"reference": str(args.file), "values": runs},
+             f"wrote the reference values to {args.file}")  # fmt: skip
         return 0
     out = args.out or args.work / "gate.json"
     lines, passed = judge(spec, runs, args.override, time.perf_counter() - start, out)
-    print("\n".join(lines))
+    emit(args, read_json(out), "\n".join(lines))  # the document judge wrote: one format
     return 0 if passed else 1

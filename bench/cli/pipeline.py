@@ -13,10 +13,10 @@ from bench.cli.args import (
     dataset_from,
     map_config,
     number_or_auto,
-    print_result,
     ranged,
     resolve_auto,
 )
+from bench.cli.output import add_json_argument, emit, format_numbers
 from bench.io import read_arrays
 
 
@@ -188,6 +188,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--metrics", required=True, type=Path, help="validation metrics JSON to write"
     )
+    add_json_argument(train)
     train.set_defaults(func=cmd_train)
 
     score = commands.add_parser(
@@ -321,7 +322,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         checkpoint_dir=args.checkpoint_dir,
         frame_stride=args.frame_stride,
     )
-    print_result({k: v for k, v in summary.items() if isinstance(v, (int, float))}, False)
+    numbers = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
+    emit(args, summary, lambda: format_numbers(numbers))
     return 0
 
 

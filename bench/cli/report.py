@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from bench.cli.args import EXIT_BAD_INPUT, add_dataset_arguments, dataset_from
+from bench.cli.output import add_json_argument, emit
 
 DESCRIPTION = "Build the report (tables, figures, README) from metrics/ and the published numbers."
 HELP = "Tables 2-4 from the metrics files: 'ssmtl report -h'"
@@ -127,10 +128,41 @@ def add_plots_command(commands: argparse._SubParsersAction) -> None:
     plots.set_defaults(func=plots_handler)
 
 
+def summary_handler(args: argparse.Namespace) -> int:
+    """Write the numbers-only headline metrics of one dataset's metrics folder."""
+    from bench.io import write_json
+    from bench.report.dvc_metrics import summarize
+
+    summary = summarize(args.metrics)
+    write_json(args.out, summary)
+    emit(args, summary, f"wrote {args.out}")
+    return 0
+
+
+def add_summary_command(commands: argparse._SubParsersAction) -> None:
+    """``ssmtl summary``: the one file each dvc.yaml declares under ``metrics:``."""
+    summary = commands.add_parser(
+        "summary",
+        help="the numbers-only headline metrics that dvc exp show / dvc metrics diff compare",
+        description="Read the rich metrics files of one dataset (evaluations, training, search, "
+        "Table 4 rows, seeds, convergence) and write their headline numbers, nothing else "
+        "(bench.report.dvc_metrics).",
+    )
+    summary.add_argument(
+        "--metrics", type=Path, required=True, help="the dataset's folder (metrics/NAME)"
+    )
+    summary.add_argument(
+        "--out", type=Path, required=True, help="the file (metrics/NAME/summary.json)"
+    )
+    add_json_argument(summary)
+    summary.set_defaults(func=summary_handler)
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    """Add ``report`` and ``plots`` to the ``ssmtl`` subcommands."""
+    """Add ``report``, ``plots`` and ``summary`` to the ``ssmtl`` subcommands."""
     report = commands.add_parser("report", help=HELP, description=DESCRIPTION)
     add_arguments(report)
     add_readme_argument(report)
     report.set_defaults(func=handler)
     add_plots_command(commands)
+    add_summary_command(commands)

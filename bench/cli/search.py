@@ -15,6 +15,7 @@ from bench.cli.args import (
     dataset_from,
     ranged,
 )
+from bench.cli.output import add_json_argument, emit
 from bench.paper import ARCHITECTURE_NAMES, EPOCHS, LAMBDA_GRID, LEARNING_RATE, T_GRID, TASKS
 from bench.suite.search_config import DEFAULT_STORAGE, OBJECTIVES, PRUNERS, SAMPLERS, SearchConfig
 
@@ -193,6 +194,7 @@ def add_search_command(commands: argparse._SubParsersAction) -> None:
         default=Path("metrics/search.json"),
         help="output JSON, the best t and lambda (default metrics/search.json)",
     )
+    add_json_argument(search)
     search.set_defaults(func=cmd_search)
 
 
@@ -241,9 +243,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     best, paper = summary["best"], summary["paper"]
-    print(
+    emit(
+        args,
+        summary,
         f"best t={best['t']} lambda={best['lam']:g} ({summary['objective']} "
         f"{best['value']:.4f}, trial {best['trial']}); "
-        f"paper t={paper['t']} lambda={paper['lam']:g}; wrote {args.out}"
+        f"paper t={paper['t']} lambda={paper['lam']:g}; wrote {args.out}",
     )
     return 0

@@ -64,11 +64,13 @@ def check_dataset(dataset: VideoDataset, decode: bool = False, progress: bool = 
 
 def decode_frames(name: str, videos: list[Video], progress: bool = True) -> list[str]:
     """Decode every frame of ``videos``; the problems, each naming its file."""
-    from tqdm.auto import tqdm
+    from bench.progress import progress_bar
 
     total = sum(video.num_frames for video in videos)
     problems: list[str] = []
-    with tqdm(total=total, desc=f"decode {name} frames", unit="frame", disable=not progress) as bar:
+    with progress_bar(
+        total=total, desc=f"decode {name} frames", unit="frame", disable=not progress
+    ) as bar:
         for video in videos:
             problems.extend(video.frames.verify(bar.update))
     return problems

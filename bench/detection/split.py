@@ -33,7 +33,7 @@ def detect_split(
     none. ``meta`` records the dataset, split, detector name and parameters, and the frame count
     of every video (so videos with no rows stay known).
     """
-    from tqdm.auto import tqdm
+    from bench.progress import progress_bar
 
     videos = dataset.videos(split)
     meta = {
@@ -48,7 +48,7 @@ def detect_split(
     if isinstance(detector, PrecomputedDetector):
         parts = _precomputed_split(dataset, split, detector, videos, small)
     else:
-        bar = tqdm(
+        bar = progress_bar(
             total=sum(v.num_frames for v in videos),
             desc=f"{dataset.name} {split}: {detector.name}",
             unit="frame",

@@ -11,13 +11,14 @@ regions) are left out of that metric's interval; ``draws`` says how many were us
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
 from bench.metrics.frame_auc import padded_auc, rank_auc
 from bench.metrics.localization import rbdc_tbdc
 from bench.metrics.postprocess import normalize_per_video
+from bench.progress import progress_bar
 
 RESAMPLES = 1000
 LEVEL = 0.95
@@ -60,7 +61,7 @@ def frame_auc_intervals(
     with np.errstate(invalid="ignore"):  # a draw without two-class videos has no strict macro
         strict_draws = np.nanmean(np.where(two_class[index], strict[index], np.nan), axis=1)
     micro_draws = []
-    for row in index:
+    for row in progress_bar(index, desc="bootstrap frame AUC", unit="draw", leave=False):
         y, s = np.concatenate([ys[i] for i in row]), np.concatenate([ss[i] for i in row])
         micro_draws.append(rank_auc(y, s) if y.any() and not y.all() else np.nan)
     return {
@@ -79,14 +80,14 @@ def localization_intervals(
     resamples: int = RESAMPLES,
     seed: int = 0,
     level: float = LEVEL,
-    progress: Callable[[int], None] | None = None,
 ) -> dict[str, dict[str, float] | None]:
     """Percentile intervals of ``rbdc`` and ``tbdc``: each draw renames its videos (a video drawn
     twice becomes two videos) and recomputes both criteria."""
     vids = sorted(num_frames)
     empty = np.zeros((0, 6))
     rbdc, tbdc = [], []
-    for k, row in enumerate(draws(len(vids), resamples, seed)):
+    index = draws(len(vids), resamples, seed)
+    for row in progress_bar(index, desc="bootstrap RBDC/TBDC", unit="draw", leave=False):
         names = [f"{vids[i]}#{j}" for j, i in enumerate(row)]
         drawn_tracks = {n: tracks.get(vids[i], empty) for n, i in zip(names, row, strict=True)}
         if not any(len(t) for t in drawn_tracks.values()):
@@ -102,6 +103,4 @@ def localization_intervals(
         )
         rbdc.append(result["rbdc"])
         tbdc.append(result["tbdc"])
-        if progress is not None:
-            progress(k)
     return {"rbdc": _interval(rbdc, level), "tbdc": _interval(tbdc, level)}

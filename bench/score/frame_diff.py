@@ -10,9 +10,9 @@ it reaches AUC 1.0 is too easy to tell methods apart.
 from __future__ import annotations
 
 import numpy as np
-from tqdm import tqdm
 
 from bench.data import Video, VideoDataset
+from bench.progress import progress_bar
 
 
 def cell_max_change(previous: np.ndarray, frames: np.ndarray, cell: int) -> np.ndarray:
@@ -48,5 +48,5 @@ def frame_difference_scores(
     dataset: VideoDataset, cell: int = 0, progress: bool = True
 ) -> dict[str, np.ndarray]:
     """Frame-difference scores of every test video, in the ``ssmtl evaluate`` format."""
-    videos = tqdm(dataset.videos("test"), desc="frame difference", disable=not progress)
+    videos = progress_bar(dataset.videos("test"), desc="frame difference", disable=not progress)
     return {v.id: frame_difference_video(v, cell) for v in videos}

@@ -21,6 +21,7 @@ from scipy import ndimage
 from bench.data import VideoDataset
 from bench.errors import ParameterError
 from bench.metrics import gaussian_smooth
+from bench.progress import progress_bar
 from bench.tubes import TubeCache
 
 
@@ -103,7 +104,9 @@ def video_frame_scores(
         cache.index["box"],
     )
     result = {}
-    for video, num_frames in cache.num_frames.items():
+    for video, num_frames in progress_bar(
+        cache.num_frames.items(), desc="anomaly maps", unit="video"
+    ):
         mine = videos == video
         maps = paint_maps(
             frames[mine],

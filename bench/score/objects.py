@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from bench.errors import InputError, ParameterError
 from bench.model import SEQUENCE_TASKS, SSMTL
 from bench.paper import COCO_CLASSES, IMAGENET_CLASSES
+from bench.progress import progress_bar
 from bench.tasks import distill_input, middle_error, tubes_to_float
 from bench.tubes import TubeCache
 
@@ -124,7 +124,9 @@ def object_scores(
     model.eval()
     heads: dict[str, list[np.ndarray]] = {task: [] for task in model.tasks}
     rows_all = np.arange(len(cache))
-    for start in tqdm(range(0, len(cache), batch_size), desc="score objects", disable=not progress):
+    for start in progress_bar(
+        range(0, len(cache), batch_size), desc="score objects", disable=not progress
+    ):
         rows = rows_all[start : start + batch_size]
         x = tubes_to_float(cache.tubes[rows], device)
         target = targets[cache.index["detection_row"][rows]] if "distill" in model.tasks else None

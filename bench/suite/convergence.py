@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from bench.data import VideoDataset
 from bench.io import write_json
 from bench.metrics.evaluate import evaluate, per_head_aucs
 from bench.pipeline import head_frame_scores
+from bench.progress import progress_bar
 from bench.score import MapConfig, frame_sizes, object_scores, scored_regions, video_frame_scores
 from bench.train import load_checkpoint
 from bench.tubes import TubeCache
@@ -125,7 +125,7 @@ def convergence_table(
         for epoch, path in zip(numbers, checkpoints, strict=True)
         if wanted is None or epoch in wanted or epoch == best
     ]
-    for epoch, path in tqdm(todo, desc="epochs"):
+    for epoch, path in progress_bar(todo, desc="epochs"):
         with_ci = epoch in (best, numbers[-1])
         row = evaluate_checkpoint(
             dataset, path, cache, targets, config, alpha, beta, resamples if with_ci else 0

@@ -190,9 +190,8 @@ def run_search(
 ) -> dict:
     """Run (or resume) the study of ``dataset`` and write ``out_json``; returns its content.
     ``trainer`` replaces :func:`bench.train.train` (tests)."""
-    from tqdm import tqdm
-
     from bench import tracking
+    from bench.progress import progress_bar
 
     if "distill" in config.tasks and teachers_path is None:
         raise InputError(
@@ -221,7 +220,7 @@ def run_search(
             close_stale_child_runs(parent_id, study)
         objective = make_objective(caches, teachers, config, study_name, trainer)
         total = pending(study, config)
-        with tqdm(total=total, desc=f"search {study_name}", unit="trial") as bar:
+        with progress_bar(total=total, desc=f"search {study_name}", unit="trial") as bar:
             if failed:
                 bar.write(
                     f"resumed: trial(s) {failed} were left running by a killed process; "

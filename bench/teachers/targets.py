@@ -55,7 +55,8 @@ def teacher_targets(
     complete. Returns the finished file opened read-only as a memmap.
     """
     from numpy.lib.format import open_memmap
-    from tqdm.auto import tqdm
+
+    from bench.progress import progress_bar
 
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +95,7 @@ def teacher_targets(
             raise RuntimeError(f"{where} video {video_id}: non-finite teacher output")
 
     try:
-        bar = tqdm(
+        bar = progress_bar(
             total=len(detections), desc=f"{where}: teachers", unit="box", disable=not progress
         )
         with bar:

@@ -302,10 +302,10 @@ def build_tube_cache(
     rows_done = plan.slices[done[-1]][1] if done else 0
     pbar = None
     if progress:
-        from tqdm import tqdm
+        from bench.progress import progress_bar
 
         desc = f"tubes {dataset.name} {split}"
-        pbar = tqdm(total=len(plan), initial=rows_done, unit="tube", desc=desc)
+        pbar = progress_bar(total=len(plan), initial=rows_done, unit="tube", desc=desc)
     workers = default_workers() if workers is None else int(workers)
     pool = ThreadPoolExecutor(workers, thread_name_prefix="tubes") if workers > 1 else None
     try:

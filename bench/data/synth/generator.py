@@ -214,7 +214,7 @@ def _visible_frames(scene: Scene, agent: Agent) -> int:
 def _generate_into(
     root: Path, seed: int, preset: Preset, difficulty: float, progress: bool
 ) -> None:
-    from tqdm import tqdm
+    from bench.progress import progress_bar
 
     style, settings = AnomalyStyle(difficulty), Settings(difficulty)
     scene = make_scene(
@@ -237,7 +237,7 @@ def _generate_into(
         "anomaly_kinds": dict(ANOMALY_KINDS),
         "videos": {"train": [], "test": []},
     }
-    bar = tqdm(
+    bar = progress_bar(
         total=preset.train_videos + preset.test_videos,
         unit="video",
         desc="synthetic",
