@@ -133,3 +133,11 @@ def test_performance_table_from_the_json(tmp_path):
     assert table["reference"][0] == "plain forward of the four heads"
     assert table["device"][0] == "cpu x" and table["threads"][0] == 2
     assert list(scaling_table(report)["cost per item vs smallest"]) == [1.0, 1.0]
+
+
+def test_a_benchmark_on_a_loaded_machine_is_flagged():
+    from bench.report.performance import load_flag
+
+    assert load_flag({"load_average": [2.9, 3.1, 2.2], "cpus": 2}).startswith("⚠ loaded machine")
+    assert load_flag({"load_average": [0.4, 0.3, 0.2], "cpus": 2}) == ""
+    assert load_flag({}) == "load not recorded"

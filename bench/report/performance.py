@@ -25,8 +25,19 @@ REFERENCES = {
 
 COLUMNS = [
     "stage", "scale", "unit", "ours/s", "reference/s", "ratio", "ours peak MB",
-    "reference peak MB", "dtype", "reference", "device", "threads",
+    "reference peak MB", "dtype", "reference", "device", "threads", "load", "flags",
 ]  # fmt: skip
+
+
+def load_flag(env: dict) -> str:
+    """A flag when the machine was busy while the benchmark ran: a 1-minute load average above
+    half its cores means other jobs shared the cores, so ratios and scaling are noise."""
+    load, cpus = env.get("load_average"), env.get("cpus")
+    if not load or not cpus:
+        return "load not recorded"
+    if load[0] > 0.5 * cpus:
+        return f"⚠ loaded machine: load {load[0]:.1f} on {cpus} cores (rerun on a quiet one)"
+    return ""
 
 
 def load_bench(source: str | Path | dict) -> dict:
@@ -53,6 +64,8 @@ def performance_table(source: str | Path | dict) -> pd.DataFrame:
             "reference": row.get("reference", REFERENCES.get(row["stage"], "")),
             "device": env.get("device_name", env.get("device", "")),
             "threads": env.get("threads"),
+            "load": (env.get("load_average") or [None])[0],
+            "flags": load_flag(env),
         }
         for row in report.get("rows", [])
     ]
