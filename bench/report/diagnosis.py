@@ -180,9 +180,13 @@ SEED_COLUMNS = ["dataset", "level", "seeds", *AUC_KEYS, "note"]
 def seeds_table(metrics: MetricsDir) -> pd.DataFrame:
     """Headline rows (Tables 2-3, object level) as mean ± std over training seeds."""
     rows = []
+    seed_sets = convergence_seed_sets(metrics)
+    # the Ped2 study's headline run is its object level: its seed set replaces that single row
+    headline = headline_run(metrics, "ped2")
+    in_a_set = headline is not None and any(headline[0] in runs for runs in seed_sets.values())
     for dataset in DATASETS:
         runs = seed_results(metrics, dataset)
-        if not runs:
+        if not runs or (dataset == "ped2" and in_a_set and len(runs) == 1):
             continue
         cells = [
             mean_std([r[k] for _, r in runs if isinstance(r.get(k), (int, float))])
@@ -191,7 +195,7 @@ def seeds_table(metrics: MetricsDir) -> pd.DataFrame:
         seeds = ", ".join(str(s) for s, _ in runs)
         note = "" if len(runs) >= 3 else f"only {len(runs)} seed(s): the spread is not known"
         rows.append([dataset, "object", f"{seeds} (n={len(runs)})", *cells, note])
-    for run_set, tables in convergence_seed_sets(metrics).items():
+    for run_set, tables in seed_sets.items():
         selected = [selected_row(t) for t in tables.values()]
         selected = [r for r in selected if r is not None]
         cells = [
@@ -210,11 +214,40 @@ def convergence_runs(metrics: MetricsDir, dataset: str) -> dict[str, dict]:
     """``metrics/<dataset>/convergence/<run>.json`` by run name (the training summaries,
     ``<run>_train.json``, aside)."""
     folder = metrics.root / dataset / "convergence"
-    return {
+    runs = {
         path.stem: read_json(path)
         for path in sorted(folder.glob("*.json"))
         if not path.stem.endswith("_train")
     }
+    headline = headline_run(metrics, dataset)
+    if headline is not None and headline[0] not in runs:
+        runs[headline[0]] = headline[1]
+    return dict(sorted(runs.items()))
+
+
+def headline_run(metrics: MetricsDir, dataset: str) -> tuple[str, dict] | None:
+    """The headline run's selected checkpoint as a one-row convergence table, when its own
+    convergence file is missing: ``object_level.json`` scores that checkpoint with the same maps,
+    filters and bootstrap, and ``train_object_level.json`` is a copy of the run's
+    ``convergence/<run>_train.json`` (the ``score_object`` stage), which names the run."""
+    folder = metrics.root / dataset
+    summary_path, scores_path = folder / "train_object_level.json", folder / "object_level.json"
+    if not (summary_path.is_file() and scores_path.is_file()):
+        return None
+    summary = read_json(summary_path)
+    for path in sorted((folder / "convergence").glob("*_train.json")):
+        if read_json(path) == summary:
+            best = summary.get("best_epoch")
+            row = {k: v for k, v in read_json(scores_path).items() if k != "per_video"}
+            row.update({k: summary[k] for k in VALIDATION_KEYS if k in summary})
+            row["epoch"] = best
+            run = path.stem.removesuffix("_train")
+            return run, {"best_epoch": best, "rows": [row], "source": scores_path.name}
+    return None
+
+
+# the validation figures of the selected epoch a training summary holds (Table 4's columns)
+VALIDATION_KEYS = ("val_joint_loss", "val_acc_arrow", "val_acc_motion")
 
 
 def selected_row(table: Mapping[str, Any]) -> dict | None:

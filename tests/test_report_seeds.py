@@ -1,0 +1,53 @@
+"""The report's Ped2 seed row and convergence table (bench/report/diagnosis.py)."""
+
+import json
+from pathlib import Path
+
+from bench.report.diagnosis import convergence_table, headline_run, seeds_table
+from bench.report.load import MetricsDir
+
+
+def write(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def study(root: Path, with_headline_copy: bool = True) -> MetricsDir:
+    """Ped2 study metrics: seed 0 evaluated only by score_object, seeds 1 and 2 by convergence."""
+    ped2 = root / "ped2"
+    train0 = {"best_epoch": 2, "val_joint_loss": 0.6, "val_acc_arrow": 0.95, "train_tubes": 3009}
+    write(ped2 / "convergence" / "s10_seed0_train.json", train0)
+    if with_headline_copy:
+        write(ped2 / "train_object_level.json", train0)
+    write(
+        ped2 / "object_level.json", {"auc_micro": 0.86, "auc_macro_strict": 0.93, "per_video": {}}
+    )
+    for seed, auc in ((1, 0.80), (2, 0.83)):
+        row = {"epoch": 3, "auc_micro": auc, "auc_macro_strict": 0.9}
+        write(ped2 / "convergence" / f"s10_seed{seed}.json", {"best_epoch": 3, "rows": [row]})
+    return MetricsDir(root)
+
+
+def test_the_headline_run_joins_its_seed_set_from_object_level(tmp_path):
+    metrics = study(tmp_path)
+    run, table = headline_run(metrics, "ped2")
+    assert run == "s10_seed0" and table["best_epoch"] == 2
+    assert table["rows"][0]["auc_micro"] == 0.86 and "per_video" not in table["rows"][0]
+    seeds = seeds_table(metrics)
+    assert len(seeds[seeds["dataset"] == "ped2"]) == 1  # the single-seed object row gives way
+    row = seeds[seeds["dataset"] == "ped2"].iloc[0]
+    assert row.iloc[2] == "s10_seed0, s10_seed1, s10_seed2 (n=3)"
+    assert row.iloc[3] == "83.0 ± 3.0"
+    conv = convergence_table(metrics)
+    assert list(conv["run"]) == ["s10_seed0", "s10_seed1", "s10_seed2"]
+    assert list(conv["selected"]) == ["yes", "yes", "yes"]
+
+
+def test_without_the_headline_copy_no_row_is_invented(tmp_path):
+    metrics = study(tmp_path, with_headline_copy=False)
+    assert headline_run(metrics, "ped2") is None
+    seeds = seeds_table(metrics)
+    assert list(seeds[seeds["dataset"] == "ped2"].iloc[:, 2]) == [
+        "0 (n=1)",
+        "s10_seed1, s10_seed2 (n=2)",
+    ]
