@@ -152,9 +152,8 @@ def run_epoch(
         device.type, dtype=torch.bfloat16, enabled=use_bf16(config.precision, device)
     )
     with torch.set_grad_enabled(optimizer is not None):
-        for batch_rows in progress_bar(
-            list(batches(rows, config.batch_size, rng)), desc=desc, leave=False
-        ):
+        batch_list = list(batches(rows, config.batch_size, rng))
+        for batch_rows in progress_bar(batch_list, desc=desc, leave=False):
             batch = load_batch(cache, teachers, batch_rows, device)
             with autocast:
                 losses, figures = task_losses(model, batch, config.tasks)
@@ -382,8 +381,7 @@ def resume(
 
 
 def load_checkpoint(path: Path, device: str = "cpu") -> tuple[SSMTL, TrainConfig, int]:
-    """The model of a checkpoint written by :func:`save_checkpoint` (no unpickling of code);
-    :class:`InputError` naming ``path`` for a file that is not one."""
+    """The model a :func:`save_checkpoint` file holds (no code unpickled), else InputError."""
     fix = "give the checkpoint ssmtl train wrote (train again if it was cut short)"
     if not Path(path).is_file():
         raise InputError("model checkpoint does not exist", file=path, fix=fix)

@@ -1,0 +1,134 @@
+"""Issue 16's head-scale suspect: does eq. (6)'s plain mean of heads on different scales cost AUC?
+
+Eq. (6) averages four per-object scores that live on different scales: T1 and T2 are
+probabilities in [0, 1], T3 a pixel mean absolute error, T4 a mean absolute difference of class
+probabilities. On Ped2 their spreads differ by 30x (T1 0.275, T4 0.009 per-object standard
+deviation), so the mean is mostly T1 + T2. This experiment scores one checkpoint's test objects
+once and combines the heads several ways through the same maps, filters and evaluation:
+
+- ``eq6``: the paper's plain mean (the default everywhere else);
+- ``zscore_validation``: each head standardised with the mean and standard deviation of its
+  scores on the *validation* objects (the last 15% of each training video, section 4.2), then
+  averaged: a variant that uses no test data, so it could be a faithful option;
+- ``zscore_test``: standardised with the test objects' own statistics (transductive: a
+  diagnostic of the best a linear rescaling can do, not a method);
+- each head alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.data import VideoDataset
+from bench.io import write_json
+from bench.metrics.evaluate import evaluate
+from bench.paper import TRAIN_FRACTION
+from bench.progress import progress_bar
+from bench.score import MapConfig, batch_scores, frame_sizes, scored_regions, video_frame_scores
+from bench.suite.convergence import AUC_KEYS
+from bench.tasks import tubes_to_float
+from bench.train import load_checkpoint
+from bench.tubes import TubeCache
+
+COMBINATIONS = ("eq6", "zscore_validation", "zscore_test")
+
+
+@torch.no_grad()
+def head_scores(
+    model: torch.nn.Module,
+    cache: TubeCache,
+    targets: np.ndarray | None,
+    rows: np.ndarray,
+    batch_size: int = 32,
+    desc: str = "score objects",
+) -> dict[str, np.ndarray]:
+    """Each head's eq. (6) score for the tubes ``rows`` of ``cache`` (test or training)."""
+    model.eval()
+    device = next(model.parameters()).device
+    parts: dict[str, list[np.ndarray]] = {task: [] for task in model.tasks}
+    for start in progress_bar(range(0, len(rows), batch_size), desc=desc):
+        batch = rows[start : start + batch_size]
+        x = tubes_to_float(cache.tubes[batch], device)
+        target = targets[cache.index["detection_row"][batch]] if targets is not None else None
+        for task, values in batch_scores(model, x, target).items():
+            parts[task].append(values)
+    return {task: np.concatenate(values) for task, values in parts.items()}
+
+
+def standardise(
+    heads: dict[str, np.ndarray], stats: dict[str, tuple[float, float]]
+) -> dict[str, np.ndarray]:
+    """``(score - mean) / std`` per head; a head with no spread keeps std 1 (no division by 0)."""
+    return {task: (heads[task] - stats[task][0]) / (stats[task][1] or 1.0) for task in heads}
+
+
+def statistics(heads: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
+    return {task: (float(np.mean(v)), float(np.std(v))) for task, v in heads.items()}
+
+
+def combined_scores(
+    test: dict[str, np.ndarray], validation: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The object scores of every combination (module docstring) and of each head alone."""
+    tasks = tuple(test)
+    mean = lambda heads: np.mean([heads[t] for t in tasks], axis=0)  # noqa: E731
+    out = {
+        "eq6": mean(test),
+        "zscore_validation": mean(standardise(test, statistics(validation))),
+        "zscore_test": mean(standardise(test, statistics(test))),
+    }
+    out.update({f"{task}_alone": test[task] for task in tasks})
+    return out
+
+
+def head_scale_experiment(
+    dataset: VideoDataset,
+    checkpoint: Path,
+    test_tubes: Path,
+    test_targets: Path | None,
+    train_tubes: Path,
+    train_targets: Path | None,
+    config: MapConfig,
+    out: Path,
+    resamples: int = 1000,
+    alpha: float = 0.1,
+    beta: float = 0.1,
+) -> dict:
+    """Score ``checkpoint`` on the test objects and the validation objects of ``train_tubes``,
+    evaluate every combination like ``ssmtl evaluate`` and write the table to ``out``."""
+    model, _, t = load_checkpoint(checkpoint)
+    test_cache, train_cache = TubeCache.open(test_tubes), TubeCache.open(train_tubes)
+    for cache in (test_cache, train_cache):
+        if cache.t != t:
+            raise ValueError(f"{cache.root}: tubes built with t={cache.t}, {checkpoint} with t={t}")
+    load = lambda path: None if path is None else np.load(path, mmap_mode="r")  # noqa: E731
+    _, val_rows = train_cache.train_val_split(TRAIN_FRACTION)
+    validation = head_scores(
+        model, train_cache, load(train_targets), val_rows, desc="validation objects"
+    )
+    test = head_scores(model, test_cache, load(test_targets), np.arange(len(test_cache)))
+    sizes = frame_sizes(dataset)
+    table: dict = {
+        "checkpoint": str(checkpoint),
+        "validation_objects": len(val_rows),
+        "test_objects": len(test_cache),
+        "head_std": {
+            "validation": {k: s for k, (_, s) in statistics(validation).items()},
+            "test": {k: s for k, (_, s) in statistics(test).items()},
+        },
+        "rows": {},
+    }
+    for name, scores in combined_scores(test, validation).items():
+        frames = video_frame_scores(test_cache, scores, sizes, config)
+        regions = scored_regions(test_cache, scores)
+        result = evaluate(dataset, frames, regions, alpha=alpha, beta=beta, resamples=resamples)
+        row = {key: result.get(key) for key in AUC_KEYS}
+        row["chance"] = result["chance"]
+        if "ci95" in result:
+            row["ci95"] = result["ci95"]
+        table["rows"][name] = row
+        write_json(out, table)  # rewritten after each row: a stopped run keeps what it finished
+    return table
