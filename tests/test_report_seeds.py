@@ -1,4 +1,4 @@
-"""The report's Ped2 seed row and convergence table (bench/report/diagnosis.py)."""
+"""The report's Ped2 study tables: seed row, convergence, head scale (report/diagnosis.py)."""
 
 import json
 from pathlib import Path
@@ -51,3 +51,16 @@ def test_without_the_headline_copy_no_row_is_invented(tmp_path):
         "0 (n=1)",
         "s10_seed1, s10_seed2 (n=2)",
     ]
+
+
+def test_head_scale_rows_per_run_and_combination(tmp_path):
+    from bench.report.diagnosis import head_scale_table
+
+    ci = {"auc_micro": {"low": 0.8, "high": 0.95}}
+    rows = {"eq6": {"auc_micro": 0.86, "ci95": ci}, "zscore_validation": {"auc_micro": 0.9}}
+    write(tmp_path / "ped2" / "head_scale" / "s10_seed1.json", {"rows": rows})
+    table = head_scale_table(MetricsDir(tmp_path))
+    assert list(table["combination"]) == ["eq6", "zscore_validation"]
+    assert list(table["auc_micro"]) == ["86.0", "90.0"]
+    assert list(table["micro 95% CI"])[0] == "[80.0, 95.0]"
+    assert head_scale_table(MetricsDir(tmp_path / "none")).empty

@@ -74,6 +74,7 @@ from bench.report.deviations import DEVIATION_COLUMNS, deviations_table, load_pa
 from bench.report.diagnosis import (
     accuracy_table,
     convergence_table,
+    head_scale_table,
     per_head_table,
     seeds_table,
 )
@@ -172,6 +173,7 @@ def build_report(
         "per_head": (per_head, "AUC of each head alone beside eq. (6)"),
         "accuracy": (accuracy, "Proxy-task validation accuracy (chance 50%)"),
         "convergence": (convergence, "Ped2: AUC after every training epoch"),
+        "head_scale": (head_scale_table(metrics), "Ped2: eq. (6)'s heads combined on one scale"),
         "table4": (t4, "Table 4: ablation"),
         "kinds": (kinds, "AUC per anomaly kind (synthetic)"),
         "per_video": (per_video_table(metrics), "Per-video AUC"),

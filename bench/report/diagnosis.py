@@ -308,3 +308,19 @@ def convergence_table(metrics: MetricsDir) -> pd.DataFrame:
                 ]
             )
     return pd.DataFrame(rows, columns=CONVERGENCE_COLUMNS)
+
+
+# --- the head-scale suspect (bench/suite/head_scale.py) -----------------------------------------
+
+HEAD_SCALE_COLUMNS = ["run", "combination", *AUC_KEYS, "micro 95% CI"]
+
+
+def head_scale_table(metrics: MetricsDir) -> pd.DataFrame:
+    """Per Ped2 run scored by ``ssmtl head-scale``: each combination of eq. (6)'s heads."""
+    rows = []
+    for path in sorted((metrics.root / "ped2" / "head_scale").glob("*.json")):
+        for name, row in read_json(path).get("rows", {}).items():
+            ci = row.get("ci95", {}).get("auc_micro")
+            interval = f"[{100 * ci['low']:.1f}, {100 * ci['high']:.1f}]" if ci else NA
+            rows.append([path.stem, name, *[pct(row.get(k)) for k in AUC_KEYS], interval])
+    return pd.DataFrame(rows, columns=HEAD_SCALE_COLUMNS)

@@ -234,6 +234,14 @@ PER_HEAD_INTRO = (
     "the nearest published comparison. T1/T2 accuracy at chance (50%) means the head learned "
     "nothing it could score with."
 )
+HEAD_SCALE_INTRO = (
+    "Eq. (6) averages heads whose spreads differ by ~30x on Ped2, so its mean is mostly T1+T2. "
+    "`ssmtl head-scale` scores one checkpoint once and combines the heads as published (eq6), "
+    "standardised with the validation objects' statistics (zscore_validation: no test data), "
+    "with the test objects' own (zscore_test: a transductive diagnostic, not a method) and "
+    "alone. Same maps, filters and evaluation as Table 3 (docs/ped2.md)."
+)
+
 CONVERGENCE_INTRO = (
     "Ped2, shallow_narrow, four tasks (`dvc repro experiments/ped2/dvc.yaml`): AUCs after every "
     "epoch, for the training objects of every 10th frame (s10) and of every frame (s1, the "
@@ -288,6 +296,10 @@ def page(
         + CONVERGENCE_INTRO
         + "\n\n"
         + table_or(tables["convergence"]),
+        "## Ped2: eq. (6)'s heads on one scale\n\n"
+        + HEAD_SCALE_INTRO
+        + "\n\n"
+        + table_or(tables["head_scale"]),
         "## Table 4: ablation (architectures x proxy tasks)\n\n" + t4,
         "## AUC per anomaly kind (synthetic scenes)\n\n" + KINDS_INTRO + "\n\n" + kinds_text,
         "## Per-video AUC\n\n" + PER_VIDEO_INTRO + "\n\n" + markdown_by_run(tables["per_video"]),
