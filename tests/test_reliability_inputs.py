@@ -4,6 +4,7 @@ pickled array files, boxes that are not finite or not in the frame."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -151,9 +152,10 @@ def test_boxes_outside_the_frame_or_one_pixel_are_dropped(synthetic_root, tmp_pa
 # --- frames: data check decodes every one ---------------------------------------------------
 
 
-def test_data_check_decodes_every_frame_and_names_a_truncated_jpeg(tmp_path, capsys):
+def test_data_check_decodes_every_frame_and_names_a_truncated_jpeg(tmp_path, capsys, monkeypatch):
     root = tmp_path / "synthetic"
     assert main(["data", "synth", "--out", str(root), "--preset", "tiny", "--seed", "1"]) == 0
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # bars are drawn on a terminal only
     assert main(["data", "check", "synthetic", "--root", str(root)]) == 0
     assert "decode synthetic frames" in capsys.readouterr().err  # the progress bar
     frame = sorted((root / "testing/frames").rglob("*.jpg"))[7]
