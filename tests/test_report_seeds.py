@@ -64,3 +64,15 @@ def test_head_scale_rows_per_run_and_combination(tmp_path):
     assert list(table["auc_micro"]) == ["86.0", "90.0"]
     assert list(table["micro 95% CI"])[0] == "[80.0, 95.0]"
     assert head_scale_table(MetricsDir(tmp_path / "none")).empty
+
+
+def test_seeds_stage_rows_are_read_from_their_evaluation(tmp_path):
+    synthetic = tmp_path / "synthetic"
+    write(synthetic / "object_level.json", {"auc_micro": 0.9})
+    write(synthetic / "train_object_level.json", {"config": {"seed": 0}})
+    for seed, auc in ((1, 0.8), (2, 0.7)):
+        row = {"row": "sn_all", "seed": seed, "eval": {"auc_micro": auc}}
+        write(synthetic / "seeds" / f"sn_all-s{seed}.json", row)
+    seeds = seeds_table(MetricsDir(tmp_path))
+    row = seeds[seeds["dataset"] == "synthetic"].iloc[0]
+    assert row.iloc[2] == "0, 1, 2 (n=3)" and row.iloc[3] == "80.0 ± 10.0"

@@ -169,8 +169,9 @@ def seed_results(metrics: MetricsDir, dataset: str) -> list[tuple[int, dict]]:
     if main:
         found[int(config.get("seed", 0))] = main
     for path in sorted((metrics.root / dataset / "seeds").glob("sn_all-s*.json")):
-        data = read_json(path)
-        found.setdefault(int(data.get("seed", path.stem.rsplit("-s", 1)[1])), data)
+        data = read_json(path)  # an ablation row: its evaluation under "eval"
+        seed = int(data.get("seed", path.stem.rsplit("-s", 1)[1]))
+        found.setdefault(seed, {**data, **(data.get("eval") or {})})
     return sorted(found.items())
 
 
