@@ -29,6 +29,9 @@ COCO_CLASSES = 80  # eq. (4): YOLOv3 class probabilities
 N_DISTILL = IMAGENET_CLASSES + COCO_CLASSES  # eq. (4): n = 1080
 MAX_GAP = 4  # task 2: intermittent frames skip "random gaps in the range {1, 2, 3, 4}"
 
+# Section 3.4, eq. (6): an object's anomaly score is the plain mean of its heads' scores.
+HEAD_SCALE = "eq6"
+
 # Table 2: the frame level (section 3.5) is reported with the deep+wide network, four tasks.
 FRAME_LEVEL_ARCH = "deep_wide"
 

@@ -32,11 +32,14 @@ from bench.metrics.curves import history_path, history_table, write_table
 from bench.score import (
     MapConfig,
     frame_sizes,
+    head_frame_scores,
     late_fusion,
     object_scores,
     scored_regions,
+    validation_statistics,
     video_frame_scores,
 )
+from bench.score.heads import check_head_scale
 from bench.tasks import tubes_to_float
 from bench.teachers import DetectorTeacher, ImageNetTeacher, teacher_targets
 from bench.train import TrainConfig, load_checkpoint, save_checkpoint, train
@@ -298,13 +301,32 @@ def run_score(
     device: str = "cpu",
     out_heads: Path | None = None,
     imagenet_term: str = "none",
+    head_scale: str = "eq6",
+    validation_tubes: Path | None = None,
+    validation_targets: Path | None = None,
 ) -> dict[str, np.ndarray]:
     """Object scores (eq. 6), frame scores (section 3.4) and scored regions of the test split;
     with ``out_heads`` also each head's own frame scores (``<task>/<video>``), for the per-head
-    diagnosis of ``ssmtl evaluate --heads``."""
+    diagnosis of ``ssmtl evaluate --heads``. ``head_scale`` (:mod:`bench.score.heads`):
+    ``zscore_validation`` standardises the heads with the statistics of the validation objects
+    of ``validation_tubes`` (the training cache; its teachers ``validation_targets``); given,
+    those statistics are recorded in ``out_objects`` whatever the head scale."""
+    check_head_scale(head_scale)
     cache = TubeCache.open(tubes_dir)  # checked before the model is loaded
     fix = f"give the test tube cache of {dataset.name} (ssmtl tubes --split test)"
     check_origin(cache.meta, dataset.name, "test", Path(tubes_dir), "tube cache", fix)
+    if head_scale != "eq6" and validation_tubes is None:
+        raise InputError(
+            f"head scale {head_scale} needs the validation objects",
+            fix="give --validation-tubes (the training tube cache), or --head-scale eq6",
+        )
+    train_cache = None
+    if validation_tubes is not None:  # its statistics are recorded whatever the head scale
+        train_cache = TubeCache.open(validation_tubes)
+        fix = f"give the training tube cache of {dataset.name} (ssmtl tubes --split train)"
+        check_origin(
+            train_cache.meta, dataset.name, "train", Path(validation_tubes), "tube cache", fix
+        )
     model, _, t = load_checkpoint(model_path, device)
     if cache.t != t:
         raise ProvenanceError(
@@ -315,7 +337,27 @@ def run_score(
     targets = (
         np.load(targets_path, mmap_mode="r") if targets_path and "distill" in model.tasks else None
     )
-    heads = object_scores(model, cache, targets, imagenet_term=imagenet_term)
+    stats = None
+    if train_cache is not None:
+        if train_cache.t != t:
+            raise ProvenanceError(
+                f"tubes built with t={train_cache.t}, model trained with t={t}",
+                file=validation_tubes,
+                fix=f"give the training tubes the model was trained on (--t {t})",
+            )
+        train_targets = None
+        if "distill" in model.tasks:
+            if validation_targets is None:
+                raise InputError(
+                    "the distillation head's validation scores need the training teachers",
+                    fix="give --validation-targets (ssmtl teachers --split train)",
+                )
+            train_targets = np.load(validation_targets, mmap_mode="r")
+            check_teachers(train_targets, train_cache, Path(validation_targets))
+        stats = validation_statistics(model, train_cache, train_targets)
+    heads = object_scores(
+        model, cache, targets, imagenet_term=imagenet_term, head_scale=head_scale, stats=stats
+    )
     sizes = frame_sizes(dataset)
     frames = video_frame_scores(cache, heads["score"], sizes, config)
     save_npz(out_scores, frames)
@@ -327,29 +369,13 @@ def run_score(
             "video": cache.index["video"],
             "frame": cache.index["frame"],
             "box": cache.index["box"],
+            **{f"validation_mean/{task}": np.float64(m) for task, (m, _) in (stats or {}).items()},
+            **{f"validation_std/{task}": np.float64(sd) for task, (_, sd) in (stats or {}).items()},
         },
     )
     if out_heads is not None:
         save_npz(out_heads, head_frame_scores(cache, heads, model.tasks, sizes, config))
     return frames
-
-
-def head_frame_scores(
-    cache: TubeCache,
-    heads: dict[str, np.ndarray],
-    tasks: tuple[str, ...],
-    sizes: dict[str, tuple[int, int]],
-    config: MapConfig,
-    frame_stride: int = 1,
-) -> dict[str, np.ndarray]:
-    """Each head's frame scores alone (maps and filters as for eq. 6), keyed ``<task>/<video>``;
-    ``frame_stride`` as in :func:`bench.score.video_frame_scores`."""
-    out = {}
-    for task in tasks:
-        frames = video_frame_scores(cache, heads[task], sizes, config, frame_stride=frame_stride)
-        for video, values in frames.items():
-            out[f"{task}/{video}"] = values
-    return out
 
 
 def run_fusion(

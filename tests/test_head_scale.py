@@ -1,29 +1,40 @@
-"""Issue 16's head-scale experiment (bench.suite.head_scale): the eq6 row is the pipeline's own
-score, standardisation uses the statistics it names, every head alone is evaluated."""
+"""How eq. (6) combines its heads (bench.score.heads, ``ssmtl score --head-scale``) and issue
+16's head-scale experiment (bench.suite.head_scale): the eq6 row is the pipeline's own score,
+standardisation uses the statistics it names, every head alone is evaluated."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from bench.data import open_dataset
-from bench.data.synth import generate
-from bench.detection import load_precomputed
+from bench.errors import InputError, ParameterError
+from bench.io import read_arrays
 from bench.metrics.evaluate import evaluate
-from bench.score import MapConfig, frame_sizes, object_scores, video_frame_scores
-from bench.suite.head_scale import combined_scores, head_scale_experiment, standardise, statistics
-from bench.train import TrainConfig, load_checkpoint, set_threads, train
-from bench.tubes import build_tube_cache
+from bench.pipeline import run_score
+from bench.score import (
+    HEAD_SCALES,
+    MapConfig,
+    combine_heads,
+    frame_sizes,
+    head_statistics,
+    object_scores,
+    validation_statistics,
+    video_frame_scores,
+)
+from bench.score.heads import standardise
+from bench.suite.head_scale import combined_scores, head_scale_experiment
+from bench.train import load_checkpoint
+from bench.tubes import TubeCache
 
 
 def test_standardised_heads_have_the_statistics_they_were_given():
     rng = np.random.default_rng(0)
     test = {"arrow": rng.normal(3, 2, 500), "middle": rng.normal(0.1, 0.01, 500)}
     validation = {"arrow": rng.normal(1, 4, 300), "middle": rng.normal(0.2, 0.02, 300)}
-    own = standardise(test, statistics(test))
+    own = standardise(test, head_statistics(test))
     assert all(abs(v.mean()) < 1e-9 and v.std() == pytest.approx(1) for v in own.values())
-    other = standardise(test, statistics(validation))
-    mean, std = statistics(validation)["arrow"]
+    other = standardise(test, head_statistics(validation))
+    mean, std = head_statistics(validation)["arrow"]
     assert np.allclose(other["arrow"], (test["arrow"] - mean) / std)
     rows = combined_scores(test, validation)
     assert set(rows) == {"eq6", "zscore_validation", "zscore_test", "arrow_alone", "middle_alone"}
@@ -32,33 +43,74 @@ def test_standardised_heads_have_the_statistics_they_were_given():
     assert np.corrcoef(rows["eq6"], test["arrow"])[0, 1] > 0.99
     assert np.corrcoef(rows["zscore_test"], test["middle"])[0, 1] > 0.6
     assert standardise({"a": np.ones(3)}, {"a": (1.0, 0.0)})["a"].tolist() == [0, 0, 0]
+    stats = head_statistics(validation)
+    tasks = ("arrow", "middle")
+    assert np.allclose(
+        combine_heads(test, tasks, "zscore_validation", stats), rows["zscore_validation"]
+    )
+    assert np.allclose(combine_heads(test, tasks), rows["eq6"])
+
+
+def test_head_scale_errors_are_named():
+    heads = {"arrow": np.ones(3)}
+    with pytest.raises(ParameterError, match="head_scale must be one of"):
+        combine_heads(heads, ("arrow",), "zscore")
+    with pytest.raises(InputError, match="validation objects' statistics of arrow"):
+        combine_heads(heads, ("arrow",), "zscore_validation")
+
+
+def test_cli_choices_are_the_score_modules():
+    from bench.cli.args import HEAD_SCALE_CHOICES
+
+    assert HEAD_SCALE_CHOICES == HEAD_SCALES
 
 
 @pytest.mark.slow
-def test_the_eq6_row_is_the_pipelines_score(tmp_path):
-    set_threads(1)
-    root = tmp_path / "tiny"
-    generate(root, seed=0, preset="tiny")
-    dataset = open_dataset("synthetic", root)
-    boxes = {
-        split: load_precomputed(root / "detections" / f"boxes_{split}.npz", confidence=0.5)
-        for split in ("train", "test")
-    }
-    train_boxes = boxes["train"].filter(np.arange(len(boxes["train"])) % 9 == 0)
-    cache = build_tube_cache(dataset, "train", train_boxes, tmp_path / "tr", t=1, progress=False)
-    test = build_tube_cache(dataset, "test", boxes["test"], tmp_path / "te", t=1, progress=False)
-    config = TrainConfig(tasks=("arrow", "middle"), epochs=1, batch_size=16, device="cpu")
-    train(cache, None, config, checkpoint_dir=tmp_path / "run")
-    checkpoint = tmp_path / "run" / "epoch_001.pt"
-    map_config = MapConfig()
+def test_the_eq6_row_is_the_pipelines_score(tiny_run, tmp_path):
+    dataset, map_config = tiny_run.dataset, MapConfig()
+    checkpoint = tiny_run.run_dir / "epoch_001.pt"
     table = head_scale_experiment(
-        dataset, checkpoint, tmp_path / "te", None, tmp_path / "tr", None, map_config,
+        dataset, checkpoint, tiny_run.test_tubes, None, tiny_run.train_tubes, None, map_config,
         tmp_path / "h.json", resamples=0,
     )  # fmt: skip
     model, _, _ = load_checkpoint(checkpoint)
+    test = TubeCache.open(tiny_run.test_tubes)
     heads = object_scores(model, test, None, progress=False)
     frames = video_frame_scores(test, heads["score"], frame_sizes(dataset), map_config)
     expected = evaluate(dataset, frames, resamples=0)["auc_micro"]
     assert table["rows"]["eq6"]["auc_micro"] == pytest.approx(expected)
     assert set(table["rows"]) >= {"zscore_validation", "zscore_test", "arrow_alone"}
-    assert 0 < table["validation_objects"] < len(cache) and (tmp_path / "h.json").is_file()
+    train = TubeCache.open(tiny_run.train_tubes)
+    assert 0 < table["validation_objects"] < len(train) and (tmp_path / "h.json").is_file()
+
+
+@pytest.mark.slow
+def test_score_with_validation_zscores_matches_the_experiment(tiny_run, tmp_path):
+    """`ssmtl score --head-scale zscore_validation` scores what the head-scale experiment's
+    zscore_validation row evaluates, and records the statistics it used."""
+    dataset, checkpoint = tiny_run.dataset, tiny_run.run_dir / "epoch_001.pt"
+    outs = {name: tmp_path / f"{name}.npz" for name in ("scores", "regions", "objects")}
+    run_score(
+        dataset, checkpoint, tiny_run.test_tubes, None, MapConfig(), outs["scores"],
+        outs["regions"], outs["objects"], head_scale="zscore_validation",
+        validation_tubes=tiny_run.train_tubes,
+    )  # fmt: skip
+    objects = read_arrays(outs["objects"], "objects")
+    model, _, _ = load_checkpoint(checkpoint)
+    stats = validation_statistics(model, TubeCache.open(tiny_run.train_tubes), None, progress=False)
+    assert objects["validation_std/arrow"].item() == pytest.approx(stats["arrow"][1])
+    expected = (objects["arrow"] - stats["arrow"][0]) / stats["arrow"][1]
+    expected = (expected + (objects["middle"] - stats["middle"][0]) / stats["middle"][1]) / 2
+    assert np.allclose(objects["score"], expected)
+    assert not np.allclose(objects["score"], (objects["arrow"] + objects["middle"]) / 2)
+    with pytest.raises(InputError, match="needs the validation objects"):
+        run_score(
+            dataset, checkpoint, tiny_run.test_tubes, None, MapConfig(), outs["scores"],
+            outs["regions"], outs["objects"], head_scale="zscore_validation",
+        )  # fmt: skip
+    with pytest.raises(InputError, match="tube cache"):  # the test cache is not a training cache
+        run_score(
+            dataset, checkpoint, tiny_run.test_tubes, None, MapConfig(), outs["scores"],
+            outs["regions"], outs["objects"], head_scale="zscore_validation",
+            validation_tubes=tiny_run.test_tubes,
+        )  # fmt: skip

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench.cli.args import (
     add_dataset_arguments,
+    add_head_scale_argument,
     add_map_arguments,
     comma_ints,
     dataset_from,
@@ -122,6 +123,7 @@ def add_ablation_commands(commands: argparse._SubParsersAction) -> None:
     arg("--lr", type=ranged(float, 0), default=LEARNING_RATE, help=f"default {LEARNING_RATE:g}")
     arg("--device", default="auto", help="default auto")
     add_map_arguments(run)
+    add_head_scale_argument(run)
     arg("--alpha", type=ranged(float, 0, 1), default=0.1, help="TBDC track fraction (default 0.1)")
     arg("--beta", type=ranged(float, 0, 1), default=0.1, help="RBDC/TBDC IoU (default 0.1)")
     arg(
@@ -227,6 +229,7 @@ def cmd_ablation_run(args: argparse.Namespace) -> int:
             args.beta,
             *outputs[row, seed],
             rows_file=args.rows,
+            head_scale=args.head_scale,
         )
         summaries.append(summary)
         # each row as it finishes (on stderr with --json, whose document holds them all)

@@ -55,6 +55,22 @@ def add_map_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# bench.score.HEAD_SCALES, spelled out: importing bench.score loads torch, which `--help` must not
+HEAD_SCALE_CHOICES = ("eq6", "zscore_validation")
+
+
+def add_head_scale_argument(parser: argparse.ArgumentParser) -> None:
+    """How eq. (6) combines the heads (bench.score.heads)."""
+    parser.add_argument(
+        "--head-scale",
+        choices=HEAD_SCALE_CHOICES,
+        default="eq6",
+        help="how eq. (6) combines the heads: eq6 (the paper's plain mean, default) or "
+        "zscore_validation (each head standardised with its mean and std over the validation "
+        "objects of the training tubes: a deviation, docs/deviations.md)",
+    )
+
+
 def map_config(args: argparse.Namespace) -> MapConfig:
     from bench.score import MapConfig
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from bench import paper
 from bench.cli.args import (
     add_dataset_arguments,
+    add_head_scale_argument,
     add_map_arguments,
     dataset_from,
     map_config,
@@ -217,6 +218,16 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
         help="frame level (targets without detector probabilities): eq. (6) without its T4 term "
         "(none, default) or with T4 on ImageNet softmax probabilities; never raw logits",
     )
+    add_head_scale_argument(score)
+    score.add_argument(
+        "--validation-tubes",
+        type=Path,
+        help="training tube cache whose validation objects (last 15%% of each video) give "
+        "zscore_validation its statistics",
+    )
+    score.add_argument(
+        "--validation-targets", type=Path, help="that cache's teachers (distillation task)"
+    )
     score.set_defaults(func=cmd_score)
 
     fuse = commands.add_parser(
@@ -345,6 +356,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         args.device,
         out_heads=args.out_heads,
         imagenet_term=args.imagenet_term,
+        head_scale=args.head_scale,
+        validation_tubes=args.validation_tubes,
+        validation_targets=args.validation_targets,
     )
     print(f"wrote {args.out_scores}, {args.out_regions}, {args.out_objects}")
     return 0

@@ -151,7 +151,7 @@ def per_head_aucs(
     dataset: VideoDataset, heads: dict[str, np.ndarray], path: Path
 ) -> dict[str, dict[str, float | None]]:
     """Micro, padded and strict macro AUC of each head's frame scores alone (keys
-    ``<task>/<video>``, :func:`bench.pipeline.head_frame_scores`): which task carries or drags
+    ``<task>/<video>``, :func:`bench.score.head_frame_scores`): which task carries or drags
     eq. (6)'s combined score (the paper's per-task Ped2 figures: Table 4)."""
     labels = dataset.test_labels()
     tasks = sorted({key.split("/", 1)[0] for key in heads})

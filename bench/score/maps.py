@@ -129,3 +129,21 @@ def scored_regions(
     columns = [cache.index["frame"] // frame_stride, cache.index["box"], scores]
     rows = np.column_stack(columns).astype(np.float64)
     return {video: rows[videos == video] for video in cache.num_frames}
+
+
+def head_frame_scores(
+    cache: TubeCache,
+    heads: dict[str, np.ndarray],
+    tasks: tuple[str, ...],
+    sizes: dict[str, tuple[int, int]],
+    config: MapConfig,
+    frame_stride: int = 1,
+) -> dict[str, np.ndarray]:
+    """Each head's frame scores alone (maps and filters as for eq. 6), keyed ``<task>/<video>``;
+    ``frame_stride`` as in :func:`bench.score.video_frame_scores`."""
+    out = {}
+    for task in tasks:
+        frames = video_frame_scores(cache, heads[task], sizes, config, frame_stride=frame_stride)
+        for video, values in frames.items():
+            out[f"{task}/{video}"] = values
+    return out

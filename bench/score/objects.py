@@ -24,8 +24,9 @@ import torch
 
 from bench.errors import InputError, ParameterError
 from bench.model import SEQUENCE_TASKS, SSMTL
-from bench.paper import COCO_CLASSES, IMAGENET_CLASSES
+from bench.paper import COCO_CLASSES, HEAD_SCALE, IMAGENET_CLASSES, TRAIN_FRACTION
 from bench.progress import progress_bar
+from bench.score.heads import HeadStatistics, combine_heads, head_statistics
 from bench.tasks import distill_input, middle_error, tubes_to_float
 from bench.tubes import TubeCache
 
@@ -99,7 +100,7 @@ def batch_scores(
 
 def mean_score(heads: dict[str, np.ndarray], tasks: tuple[str, ...]) -> np.ndarray:
     """Eq. (6): an object's anomaly score is the mean of the scores of the enabled heads."""
-    return np.mean([heads[task] for task in tasks], axis=0)
+    return combine_heads(heads, tasks)
 
 
 @torch.no_grad()
@@ -110,10 +111,15 @@ def object_scores(
     batch_size: int | None = None,
     progress: bool = True,
     imagenet_term: str = "none",
+    head_scale: str = HEAD_SCALE,
+    stats: HeadStatistics | None = None,
+    rows: np.ndarray | None = None,
+    desc: str = "score objects",
 ) -> dict[str, np.ndarray]:
-    """Per-head anomaly scores and their mean (eq. 6, the heads of :func:`score_tasks`) for every
-    tube of a test cache, ``batch_size`` tubes at a time (default: :func:`default_batch_size` of
-    the model's device)."""
+    """Per-head anomaly scores and their mean (eq. 6, the heads of :func:`score_tasks`, on the
+    ``head_scale`` of :mod:`bench.score.heads`) for the tubes ``rows`` of a cache (default:
+    all), ``batch_size`` tubes at a time (default: :func:`default_batch_size` of the model's
+    device)."""
     if "distill" in model.tasks and targets is None:
         raise InputError(
             "the distillation head needs targets: the test split's detector class probabilities",
@@ -123,13 +129,11 @@ def object_scores(
     batch_size = batch_size or default_batch_size(device)
     model.eval()
     heads: dict[str, list[np.ndarray]] = {task: [] for task in model.tasks}
-    rows_all = np.arange(len(cache))
-    for start in progress_bar(
-        range(0, len(cache), batch_size), desc="score objects", disable=not progress
-    ):
-        rows = rows_all[start : start + batch_size]
-        x = tubes_to_float(cache.tubes[rows], device)
-        target = targets[cache.index["detection_row"][rows]] if "distill" in model.tasks else None
+    rows_all = np.arange(len(cache)) if rows is None else np.asarray(rows)
+    for start in progress_bar(range(0, len(rows_all), batch_size), desc=desc, disable=not progress):
+        batch = rows_all[start : start + batch_size]
+        x = tubes_to_float(cache.tubes[batch], device)
+        target = targets[cache.index["detection_row"][batch]] if "distill" in model.tasks else None
         for task, values in batch_scores(model, x, target).items():
             heads[task].append(values)
     scores = {
@@ -137,5 +141,30 @@ def object_scores(
     }
     n_targets = targets.shape[1] if targets is not None else None
     kept = score_tasks(model.tasks, n_targets, imagenet_term)
-    scores["score"] = mean_score(scores, kept) if len(cache) else np.zeros(0)
+    scores["score"] = (
+        combine_heads(scores, kept, head_scale, stats) if len(rows_all) else np.zeros(0)
+    )
     return scores
+
+
+def validation_statistics(
+    model: SSMTL, train_cache: TubeCache, train_targets: np.ndarray | None, progress: bool = True
+) -> HeadStatistics:
+    """Each head's mean and standard deviation over the validation objects of a training cache
+    (the last 15% of each training video, section 4.2): what ``zscore_validation`` divides by."""
+    _, val_rows = train_cache.train_val_split(TRAIN_FRACTION)
+    if not len(val_rows):
+        raise InputError(
+            "the training tube cache holds no validation objects",
+            file=train_cache.root,
+            fix="give the training cache the model was trained on (ssmtl tubes --split train)",
+        )
+    heads = object_scores(
+        model,
+        train_cache,
+        train_targets,
+        progress=progress,
+        rows=val_rows,
+        desc="score validation objects",
+    )
+    return head_statistics({task: heads[task] for task in model.tasks})

@@ -46,9 +46,18 @@ from bench.errors import InputError
 from bench.io import save_npy, write_json, write_text
 from bench.metrics.evaluate import evaluate, per_head_aucs
 from bench.model import SSMTL
-from bench.paper import EPOCHS, LEARNING_RATE, TASK_IDS
-from bench.pipeline import head_frame_scores, load_subsampled
-from bench.score import MapConfig, frame_sizes, object_scores, scored_regions, video_frame_scores
+from bench.paper import EPOCHS, HEAD_SCALE, LEARNING_RATE, TASK_IDS
+from bench.pipeline import load_subsampled
+from bench.score import (
+    HeadStatistics,
+    MapConfig,
+    frame_sizes,
+    head_frame_scores,
+    object_scores,
+    scored_regions,
+    validation_statistics,
+    video_frame_scores,
+)
 from bench.train import TrainConfig, load_checkpoint, save_checkpoint, train
 from bench.tubes import TubeCache, build_tube_cache
 
@@ -228,10 +237,13 @@ def score_and_evaluate(
     localize: bool = True,
     alpha: float = 0.1,
     beta: float = 0.1,
+    head_scale: str = HEAD_SCALE,
+    stats: HeadStatistics | None = None,
 ) -> dict:
-    """Eq. (6) object scores of a test cache, its frame scores (section 3.4) and their metrics:
-    AUCs, and with ``localize`` RBDC/TBDC. ``stride``: the cache holds every n-th test frame."""
-    heads = object_scores(model, cache, targets)
+    """Eq. (6) object scores of a test cache (on ``head_scale``, with the validation ``stats``
+    it needs), its frame scores (section 3.4) and their metrics: AUCs, and with ``localize``
+    RBDC/TBDC. ``stride``: the cache holds every n-th test frame."""
+    heads = object_scores(model, cache, targets, head_scale=head_scale, stats=stats)
     sizes = frame_sizes(dataset)
     frames = video_frame_scores(cache, heads["score"], sizes, map_config, frame_stride=stride)
     regions = scored_regions(cache, heads["score"], frame_stride=stride) if localize else None
@@ -256,6 +268,7 @@ def run_row(
     model_out: Path,
     dvc_lock: Path = DVC_LOCK,
     rows_file: Path = ROWS_FILE,
+    head_scale: str = HEAD_SCALE,
 ) -> dict:
     """Train, score and evaluate ``row`` with ``seed``; one MLflow child run of the sweep, tagged
     with the hash of ``dvc_lock`` (relative to the working directory, the checkout's root). The
@@ -308,6 +321,8 @@ def run_row(
             if "distill" in model.tasks
             else None
         )
+        zscored = head_scale != "eq6"
+        stats = validation_statistics(model, cache, teachers, False) if zscored else None
         metrics = score_and_evaluate(
             model,
             TubeCache.open(level_dir / "test"),
@@ -318,6 +333,8 @@ def run_row(
             row.level == "object",
             alpha,
             beta,
+            head_scale,
+            stats,
         )
         val = result.best_val
         summary = {
@@ -330,6 +347,7 @@ def run_row(
             "t": meta["t"],
             "lam": lam,
             "profile": {**asdict(profile), "batch_size": config.batch_size, **meta},
+            "head_scale": head_scale,
             "val": {
                 "acc_arrow": val.acc_arrow,
                 "acc_motion": val.acc_motion,

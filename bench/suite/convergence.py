@@ -19,9 +19,15 @@ import torch
 from bench.data import VideoDataset
 from bench.io import write_json
 from bench.metrics.evaluate import evaluate, per_head_aucs
-from bench.pipeline import head_frame_scores
 from bench.progress import progress_bar
-from bench.score import MapConfig, frame_sizes, object_scores, scored_regions, video_frame_scores
+from bench.score import (
+    MapConfig,
+    frame_sizes,
+    head_frame_scores,
+    object_scores,
+    scored_regions,
+    video_frame_scores,
+)
 from bench.train import load_checkpoint
 from bench.tubes import TubeCache
 

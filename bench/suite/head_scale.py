@@ -20,65 +20,31 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from bench.data import VideoDataset
 from bench.io import write_json
 from bench.metrics.evaluate import evaluate
 from bench.paper import TRAIN_FRACTION
-from bench.progress import progress_bar
-from bench.score import MapConfig, batch_scores, frame_sizes, scored_regions, video_frame_scores
+from bench.score import MapConfig, frame_sizes, object_scores, scored_regions, video_frame_scores
+from bench.score.heads import head_statistics, standardise
 from bench.suite.convergence import AUC_KEYS
-from bench.tasks import tubes_to_float
 from bench.train import load_checkpoint
 from bench.tubes import TubeCache
 
 COMBINATIONS = ("eq6", "zscore_validation", "zscore_test")
 
 
-@torch.no_grad()
-def head_scores(
-    model: torch.nn.Module,
-    cache: TubeCache,
-    targets: np.ndarray | None,
-    rows: np.ndarray,
-    batch_size: int = 32,
-    desc: str = "score objects",
-) -> dict[str, np.ndarray]:
-    """Each head's eq. (6) score for the tubes ``rows`` of ``cache`` (test or training)."""
-    model.eval()
-    device = next(model.parameters()).device
-    parts: dict[str, list[np.ndarray]] = {task: [] for task in model.tasks}
-    for start in progress_bar(range(0, len(rows), batch_size), desc=desc):
-        batch = rows[start : start + batch_size]
-        x = tubes_to_float(cache.tubes[batch], device)
-        target = targets[cache.index["detection_row"][batch]] if targets is not None else None
-        for task, values in batch_scores(model, x, target).items():
-            parts[task].append(values)
-    return {task: np.concatenate(values) for task, values in parts.items()}
-
-
-def standardise(
-    heads: dict[str, np.ndarray], stats: dict[str, tuple[float, float]]
-) -> dict[str, np.ndarray]:
-    """``(score - mean) / std`` per head; a head with no spread keeps std 1 (no division by 0)."""
-    return {task: (heads[task] - stats[task][0]) / (stats[task][1] or 1.0) for task in heads}
-
-
-def statistics(heads: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
-    return {task: (float(np.mean(v)), float(np.std(v))) for task, v in heads.items()}
-
-
 def combined_scores(
     test: dict[str, np.ndarray], validation: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """The object scores of every combination (module docstring) and of each head alone."""
+    """The object scores of every combination (module docstring) and of each head alone; the
+    first two are :func:`bench.score.heads.combine_heads`' head scales."""
     tasks = tuple(test)
     mean = lambda heads: np.mean([heads[t] for t in tasks], axis=0)  # noqa: E731
     out = {
         "eq6": mean(test),
-        "zscore_validation": mean(standardise(test, statistics(validation))),
-        "zscore_test": mean(standardise(test, statistics(test))),
+        "zscore_validation": mean(standardise(test, head_statistics(validation))),
+        "zscore_test": mean(standardise(test, head_statistics(test))),
     }
     out.update({f"{task}_alone": test[task] for task in tasks})
     return out
@@ -106,18 +72,19 @@ def head_scale_experiment(
             raise ValueError(f"{cache.root}: tubes built with t={cache.t}, {checkpoint} with t={t}")
     load = lambda path: None if path is None else np.load(path, mmap_mode="r")  # noqa: E731
     _, val_rows = train_cache.train_val_split(TRAIN_FRACTION)
-    validation = head_scores(
-        model, train_cache, load(train_targets), val_rows, desc="validation objects"
+    validation = object_scores(
+        model, train_cache, load(train_targets), rows=val_rows, desc="validation objects"
     )
-    test = head_scores(model, test_cache, load(test_targets), np.arange(len(test_cache)))
+    test = object_scores(model, test_cache, load(test_targets))
+    validation, test = ({task: h[task] for task in model.tasks} for h in (validation, test))
     sizes = frame_sizes(dataset)
     table: dict = {
         "checkpoint": str(checkpoint),
         "validation_objects": len(val_rows),
         "test_objects": len(test_cache),
         "head_std": {
-            "validation": {k: s for k, (_, s) in statistics(validation).items()},
-            "test": {k: s for k, (_, s) in statistics(test).items()},
+            "validation": {k: s for k, (_, s) in head_statistics(validation).items()},
+            "test": {k: s for k, (_, s) in head_statistics(test).items()},
         },
         "rows": {},
     }
