@@ -10,6 +10,7 @@ from pathlib import Path
 from bench.cli.args import (
     add_dataset_arguments,
     add_head_scale_argument,
+    add_localization_arguments,
     add_map_arguments,
     comma_ints,
     dataset_from,
@@ -124,8 +125,7 @@ def add_ablation_commands(commands: argparse._SubParsersAction) -> None:
     arg("--device", default="auto", help="default auto")
     add_map_arguments(run)
     add_head_scale_argument(run)
-    arg("--alpha", type=ranged(float, 0, 1), default=0.1, help="TBDC track fraction (default 0.1)")
-    arg("--beta", type=ranged(float, 0, 1), default=0.1, help="RBDC/TBDC IoU (default 0.1)")
+    add_localization_arguments(run)
     arg(
         "--out",
         required=True,

@@ -71,6 +71,54 @@ def add_head_scale_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_test_inputs(parser: argparse.ArgumentParser) -> None:
+    """The test split's tube cache and its detector class probabilities (eq. 6's T4)."""
+    parser.add_argument("--tubes", required=True, type=Path, help="test tube cache")
+    parser.add_argument(
+        "--targets", type=Path, help="test detector class probabilities (T4 of eq. 6)"
+    )
+
+
+def add_validation_inputs(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    """The training tube cache whose validation objects give the heads' statistics."""
+    parser.add_argument(
+        "--validation-tubes",
+        required=required,
+        type=Path,
+        help="training tube cache whose validation objects (last 15%% of each video) give "
+        "the heads' statistics",
+    )
+    parser.add_argument(
+        "--validation-targets", type=Path, help="that cache's teachers (distillation task)"
+    )
+
+
+def add_localization_arguments(parser: argparse.ArgumentParser) -> None:
+    """RBDC/TBDC's two thresholds (Ramachandra et al., the paper's section 4.1)."""
+    parser.add_argument(
+        "--alpha",
+        type=ranged(float, 0, 1),
+        default=0.1,
+        help="TBDC: fraction of a track's regions that must be detected (default 0.1)",
+    )
+    parser.add_argument(
+        "--beta",
+        type=ranged(float, 0, 1),
+        default=0.1,
+        help="RBDC/TBDC: IoU for a region to count as detected (default 0.1)",
+    )
+
+
+def add_bootstrap_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bootstrap",
+        type=ranged(int, 0),
+        default=1000,
+        metavar="N",
+        help="resamples of the test videos for the 95%% intervals (default 1000; 0: none)",
+    )
+
+
 def map_config(args: argparse.Namespace) -> MapConfig:
     from bench.score import MapConfig
 

@@ -7,7 +7,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.cli.args import add_dataset_arguments, add_map_arguments, dataset_from, map_config
+from bench.cli.args import (
+    add_bootstrap_argument,
+    add_dataset_arguments,
+    add_localization_arguments,
+    add_map_arguments,
+    add_test_inputs,
+    add_validation_inputs,
+    dataset_from,
+    map_config,
+)
 from bench.cli.output import add_json_argument, emit
 
 DESCRIPTION = """\
@@ -39,16 +48,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--checkpoints", required=True, type=Path, help="the run's --checkpoint-dir"
     )
-    parser.add_argument("--tubes", required=True, type=Path, help="test tube cache")
-    parser.add_argument(
-        "--targets", type=Path, help="test detector class probabilities (T4 of eq. 6)"
-    )
+    add_test_inputs(parser)
     add_map_arguments(parser)
-    parser.add_argument("--alpha", type=float, default=0.1, help="TBDC alpha (default 0.1)")
-    parser.add_argument("--beta", type=float, default=0.1, help="RBDC/TBDC beta (default 0.1)")
-    parser.add_argument(
-        "--bootstrap", type=int, default=1000, help="resamples of the 95%% intervals (0: none)"
-    )
+    add_localization_arguments(parser)
+    add_bootstrap_argument(parser)
     parser.add_argument(
         "--epochs",
         default="all",
@@ -67,16 +70,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     add_dataset_arguments(parser)
     parser.add_argument("--model", required=True, type=Path, help="checkpoint to score")
-    parser.add_argument("--tubes", required=True, type=Path, help="test tube cache")
-    parser.add_argument("--targets", type=Path, help="test detector class probabilities (T4)")
-    parser.add_argument(
-        "--train-tubes", required=True, type=Path, help="the run's training tube cache"
-    )
-    parser.add_argument("--train-targets", type=Path, help="the run's training teacher targets")
+    add_test_inputs(parser)
+    add_validation_inputs(parser, required=True)
     add_map_arguments(parser)
-    parser.add_argument(
-        "--bootstrap", type=int, default=1000, help="resamples of the 95%% intervals (0: none)"
-    )
+    add_localization_arguments(parser)
+    add_bootstrap_argument(parser)
     parser.add_argument("--out", required=True, type=Path, help="JSON to write")
     add_json_argument(parser)
     parser.set_defaults(func=cmd_head_scale)
@@ -116,11 +114,13 @@ def cmd_head_scale(args: argparse.Namespace) -> int:
         args.model,
         args.tubes,
         args.targets,
-        args.train_tubes,
-        args.train_targets,
+        args.validation_tubes,
+        args.validation_targets,
         map_config(args),
         args.out,
         resamples=args.bootstrap,
+        alpha=args.alpha,
+        beta=args.beta,
     )
     for name, row in table["rows"].items():
         print(

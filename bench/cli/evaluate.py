@@ -7,7 +7,9 @@ import argparse
 from pathlib import Path
 
 from bench.cli.args import (
+    add_bootstrap_argument,
     add_dataset_arguments,
+    add_localization_arguments,
     dataset_from,
     parse_bool,
     ranged,
@@ -50,18 +52,7 @@ def add_evaluate_command(commands: argparse._SubParsersAction) -> None:
         metavar="{true,false}",
         help="min-max normalise scores per video before the AUC (default false)",
     )
-    evaluate.add_argument(
-        "--alpha",
-        type=ranged(float, 0, 1),
-        default=0.1,
-        help="TBDC: fraction of a track's regions that must be detected (default 0.1)",
-    )
-    evaluate.add_argument(
-        "--beta",
-        type=ranged(float, 0, 1),
-        default=0.1,
-        help="RBDC/TBDC: IoU for a region to count as detected (default 0.1)",
-    )
+    add_localization_arguments(evaluate)
     evaluate.add_argument(
         "--heads",
         type=Path,
@@ -79,13 +70,7 @@ def add_evaluate_command(commands: argparse._SubParsersAction) -> None:
         type=Path,
         help="write score-vs-ground-truth plots (and localization overlays with --regions) here",
     )
-    evaluate.add_argument(
-        "--bootstrap",
-        type=ranged(int, 0),
-        default=1000,
-        metavar="N",
-        help="resamples of the test videos for the 95%% intervals (default 1000; 0: none)",
-    )
+    add_bootstrap_argument(evaluate)
     evaluate.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the resampling")
     add_json_argument(evaluate)
     evaluate.add_argument(

@@ -11,6 +11,8 @@ from bench.cli.args import (
     add_dataset_arguments,
     add_head_scale_argument,
     add_map_arguments,
+    add_test_inputs,
+    add_validation_inputs,
     dataset_from,
     map_config,
     number_or_auto,
@@ -197,10 +199,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     )
     add_dataset_arguments(score)
     score.add_argument("--model", required=True, type=Path)
-    score.add_argument("--tubes", required=True, type=Path, help="test tube cache")
-    score.add_argument(
-        "--targets", type=Path, help="test distillation targets (detector probabilities)"
-    )
+    add_test_inputs(score)
     add_map_arguments(score)
     score.add_argument("--device", default="cpu")
     score.add_argument("--out-scores", required=True, type=Path)
@@ -219,15 +218,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
         "(none, default) or with T4 on ImageNet softmax probabilities; never raw logits",
     )
     add_head_scale_argument(score)
-    score.add_argument(
-        "--validation-tubes",
-        type=Path,
-        help="training tube cache whose validation objects (last 15%% of each video) give "
-        "zscore_validation its statistics",
-    )
-    score.add_argument(
-        "--validation-targets", type=Path, help="that cache's teachers (distillation task)"
-    )
+    add_validation_inputs(score)
     score.set_defaults(func=cmd_score)
 
     fuse = commands.add_parser(
