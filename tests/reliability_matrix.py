@@ -134,7 +134,7 @@ def _train(tubes: str, teachers: str | None, tasks: str = "middle"):
     return argv
 
 
-def _score(tubes: str, model: str, targets: bool = False):
+def _score(tubes: str, model: str, targets: bool = False, validation: bool = False):
     def argv(world: World, tmp: Path, bad: Path) -> list[str]:
         line = ["score", *_root(world),
                 "--model", str(bad) if model == "bad" else str(tmp / "absent.pt"),
@@ -143,6 +143,8 @@ def _score(tubes: str, model: str, targets: bool = False):
                 "--out-objects", str(tmp / "objects.npz")]  # fmt: skip
         if targets:
             line += ["--targets", str(bad)]
+        if validation:
+            line += ["--head-scale", "zscore_validation", "--validation-tubes", str(bad)]
         return line
 
     return argv
@@ -233,6 +235,20 @@ def file_cases() -> list[Case]:
                 **TUBE_CACHE_EDITS,
                 "the train split's cache": lambda v, b: shutil.copytree(
                     Path(v).with_name("tubes_train"), b
+                ),
+            },
+            SCORE_OUTPUTS,
+        ),  # fmt: skip
+        *_file_cases(
+            "score",
+            "--validation-tubes",
+            "tubes_train",
+            "",
+            _score("tubes_test", "absent", validation=True),
+            {
+                **TUBE_CACHE_EDITS,
+                "the test split's cache": lambda v, b: shutil.copytree(
+                    Path(v).with_name("tubes_test"), b
                 ),
             },
             SCORE_OUTPUTS,
