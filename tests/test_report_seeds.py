@@ -64,6 +64,11 @@ def test_head_scale_rows_per_run_and_combination(tmp_path):
     assert list(table["auc_micro"]) == ["86.0", "90.0"]
     assert list(table["micro 95% CI"])[0] == "[80.0, 95.0]"
     assert head_scale_table(MetricsDir(tmp_path / "none")).empty
+    rows = {"eq6": {"auc_micro": 0.80}, "zscore_validation": {"auc_micro": 0.84}}
+    write(tmp_path / "ped2" / "head_scale" / "s10_seed2.json", {"rows": rows})
+    spread = head_scale_table(MetricsDir(tmp_path)).iloc[-2:]
+    assert list(spread["run"]) == ["mean ± std (n=2)"] * 2
+    assert list(spread["auc_micro"]) == ["83.0 ± 4.2", "87.0 ± 4.2"]
 
 
 def test_seeds_stage_rows_are_read_from_their_evaluation(tmp_path):

@@ -317,11 +317,21 @@ HEAD_SCALE_COLUMNS = ["run", "combination", *AUC_KEYS, "micro 95% CI"]
 
 
 def head_scale_table(metrics: MetricsDir) -> pd.DataFrame:
-    """Per Ped2 run scored by ``ssmtl head-scale``: each combination of eq. (6)'s heads."""
-    rows = []
-    for path in sorted((metrics.root / "ped2" / "head_scale").glob("*.json")):
+    """Per Ped2 run scored by ``ssmtl head-scale``: each combination of eq. (6)'s heads; with
+    several runs, each combination's mean ± std over them."""
+    rows, by_combination = [], {}
+    paths = sorted((metrics.root / "ped2" / "head_scale").glob("*.json"))
+    for path in paths:
         for name, row in read_json(path).get("rows", {}).items():
             ci = row.get("ci95", {}).get("auc_micro")
             interval = f"[{100 * ci['low']:.1f}, {100 * ci['high']:.1f}]" if ci else NA
             rows.append([path.stem, name, *[pct(row.get(k)) for k in AUC_KEYS], interval])
+            by_combination.setdefault(name, []).append(row)
+    if len(paths) > 1:
+        for name, runs in by_combination.items():
+            cells = [
+                mean_std([r[k] for r in runs if isinstance(r.get(k), (int, float))])
+                for k in AUC_KEYS
+            ]
+            rows.append([f"mean ± std (n={len(runs)})", name, *cells, NA])
     return pd.DataFrame(rows, columns=HEAD_SCALE_COLUMNS)
