@@ -165,3 +165,19 @@ def test_data_check_decodes_every_frame_and_names_a_truncated_jpeg(tmp_path, cap
     assert f"{frame}: corrupt or truncated image" in err and "replace the file" in err
     # without decoding the structure alone passes (what data check did before)
     assert main(["data", "check", "synthetic", "--root", str(root), "--no-decode"]) == 0
+
+
+def test_frame_check_survives_ultralytics_patching_image_open(tmp_path):
+    """Once imported, ultralytics replaces PIL's Image.open with one that, on a file Pillow
+    cannot identify, imports a HEIF plugin absent here: the check still names the file."""
+    import ultralytics  # noqa: F401  (patches PIL.Image.open on import)
+    from PIL import Image
+
+    from bench.data.frames import ImageFolderFrames
+
+    folder = tmp_path / "01"
+    folder.mkdir()
+    Image.new("RGB", (8, 8)).save(folder / "000.jpg")
+    (folder / "001.jpg").write_bytes(b"not an image at all")
+    problems = ImageFolderFrames(folder).verify()
+    assert len(problems) == 1 and "001.jpg" in problems[0] and "corrupt" in problems[0]

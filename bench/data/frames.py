@@ -98,9 +98,12 @@ class ImageFolderFrames(FrameSource):
                 with Image.open(path) as image:
                     image.load()  # decodes every byte: "image file is truncated"
                     size = image.size
-            except (OSError, SyntaxError, ValueError) as error:  # UnidentifiedImageError: OSError
+            except (OSError, SyntaxError, ValueError, ImportError) as error:
+                # UnidentifiedImageError is an OSError; ImportError: once imported, ultralytics
+                # patches Image.open to retry an unidentified file with a HEIF plugin it lacks
+                reason = "no image format identified" if isinstance(error, ImportError) else error
                 problems.append(
-                    f"{path}: corrupt or truncated image ({error}); replace the file "
+                    f"{path}: corrupt or truncated image ({reason}); replace the file "
                     "(copy or extract it again)"
                 )
             else:

@@ -10,6 +10,7 @@ reported is the peak minus the resident set at the start of the block: the block
 
 from __future__ import annotations
 
+import gc
 import threading
 from pathlib import Path
 
@@ -53,8 +54,12 @@ class PeakRSS:
             self._max = max(self._max, _status_kb("VmRSS") or 0)
 
     def __enter__(self) -> PeakRSS:
+        # garbage of earlier work is freed first and the base read after the reset: memory
+        # released during the block could otherwise hide the block's own peak
+        gc.collect()
+        hwm = _reset_high_water() and _status_kb("VmHWM") is not None
         self._base = _status_kb("VmRSS") or 0
-        if not _reset_high_water() or _status_kb("VmHWM") is None:
+        if not hwm:
             self.method = "sampled"
             self._max = self._base
             self._thread = threading.Thread(target=self._sample, daemon=True)
