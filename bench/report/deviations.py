@@ -44,9 +44,9 @@ REASONS = {
     "imagenet_term": "eq. (6)'s T4 term compares detector probabilities, which do not exist "
     "without a detector (section 3.5); raw ImageNet logits are unbounded and grew with what a "
     "frame holds (Ped2 frame level below chance with them)",
-    "head_scale": "eq. (6)'s heads live on scales 30x apart, so its plain mean is mostly T1+T2; "
-    "standardised with validation-object statistics (no test data) Ped2 s10_seed1 rose from "
-    "81.9 to 88.0 micro (docs/ped2.md, head-scale suspect)",
+    "head_scale": "eq. (6)'s heads live on scales up to 80x apart, so its plain mean is mostly "
+    "T1+T2; standardised with validation-object statistics (no test data), Ped2 s10_seed0 "
+    "RBDC 52.1 -> 65.2, micro 90.1 -> 89.7 (docs/ped2.md, head-scale suspect)",
     "precision": "bf16 autocast only where the device computes bf16 natively (paper: a GPU); "
     "emulated bf16 on an AVX2 CPU is ~20x slower than fp32",
 }

@@ -2,9 +2,9 @@
 
 Eq. (6) averages per-object scores that live on different scales: T1 and T2 are probabilities
 in [0, 1], T3 a pixel mean absolute error, T4 a mean absolute difference of class
-probabilities. Their spreads differ by up to 30x (Ped2 validation objects: T1 0.225, T4 0.003
-per-object standard deviation), so the plain mean is mostly T1 + T2 (docs/ped2.md, the head-scale
-suspect). Two head scales:
+probabilities. Their spreads differ by up to ~80x (Ped2 validation objects, per-object standard
+deviation: T1 0.347, T2 0.268, T3 0.028, T4 0.004), so the plain mean is mostly T1 + T2
+(docs/ped2.md, the head-scale suspect). Two head scales:
 
 - ``eq6`` (default, the paper): the plain mean of the heads' scores;
 - ``zscore_validation`` (a deviation, ``scoring.head_scale``): each head minus its mean, divided
