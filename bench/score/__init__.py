@@ -28,7 +28,6 @@ from bench.score.objects import (
     batch_scores,
     default_batch_size,
     distill_scores,
-    mean_score,
     object_scores,
     validation_statistics,
 )
@@ -50,7 +49,6 @@ __all__ = [
     "head_frame_scores",
     "head_statistics",
     "late_fusion",
-    "mean_score",
     "object_scores",
     "paint_maps",
     "scored_regions",

@@ -98,11 +98,6 @@ def batch_scores(
     return scores
 
 
-def mean_score(heads: dict[str, np.ndarray], tasks: tuple[str, ...]) -> np.ndarray:
-    """Eq. (6): an object's anomaly score is the mean of the scores of the enabled heads."""
-    return combine_heads(heads, tasks)
-
-
 @torch.no_grad()
 def object_scores(
     model: SSMTL,

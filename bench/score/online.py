@@ -21,8 +21,9 @@ import numpy as np
 import torch
 
 from bench.model import SSMTL
+from bench.score.heads import combine_heads
 from bench.score.maps import MapConfig, paint_maps
-from bench.score.objects import batch_scores, default_batch_size, mean_score
+from bench.score.objects import batch_scores, default_batch_size
 from bench.tubes import clamp_frames, crop_tubes, frames_to_tensor, window_offsets
 
 if TYPE_CHECKING:
@@ -153,4 +154,4 @@ class OnlineScorer:
             for i in range(0, len(x), step)
         ]
         scores = {task: np.concatenate([part[task] for part in parts]) for task in self.model.tasks}
-        return {**scores, "score": mean_score(scores, self.model.tasks)}
+        return {**scores, "score": combine_heads(scores, self.model.tasks)}
