@@ -10,7 +10,9 @@ with :data:`EXIT_INTERNAL`. The classes also derive from the builtin a caller wo
 
 from __future__ import annotations
 
+import _thread
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,23 +100,74 @@ class Terminated(KeyboardInterrupt):
     ``KILLED``); ``ssmtl`` exits with :data:`EXIT_TERMINATED`."""
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated(f"terminated by signal {signum}")
+def _interrupt(signum: int, frame: Any) -> None:
+    """The handler of SIGTERM (and of SIGINT where Python's default was in place): raise
+    :class:`Terminated` or ``KeyboardInterrupt`` in the main thread, except inside the
+    re-delivering hook, where the exception would be swallowed: there, deliver again later."""
+    if _inside(frame, _redeliver.__code__):
+        _deliver_soon(signum)
+        return
+    if signum == signal.SIGTERM:
+        raise Terminated(f"terminated by signal {signum}")
+    raise KeyboardInterrupt
+
+
+def _inside(frame: Any, code: Any) -> bool:
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _deliver_soon(signum: int) -> None:
+    """Mark ``signum`` pending in the main thread a moment from now, from another thread: its
+    handler then runs in the code the main thread has returned to."""
+    timer = threading.Timer(0.01, _thread.interrupt_main, args=(signum,))
+    timer.daemon = True
+    timer.start()
+
+
+def _redeliver(unraisable: Any) -> None:
+    """``sys.unraisablehook`` while :func:`terminate_as_interrupt` is open: an interrupt that
+    Python swallowed is delivered again; any other unraisable error goes to the hook before.
+
+    A signal's handler runs in whatever Python code the main thread executes next; when that is
+    a weakref callback or a ``__del__`` (the garbage collector runs them anywhere, e.g. inside
+    ``torch``'s backward), the exception is printed as "Exception ignored" and lost, and the
+    process would go on as if never signalled."""
+    error = unraisable.exc_value
+    if isinstance(error, KeyboardInterrupt):
+        _deliver_soon(signal.SIGTERM if isinstance(error, Terminated) else signal.SIGINT)
+    else:
+        _previous_hooks[-1](unraisable)
+
+
+_previous_hooks: list[Any] = []
 
 
 @contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
     """While open, SIGTERM raises :class:`Terminated` in the main thread instead of ending the
-    process on the spot (which would leave the run ``RUNNING`` forever); the previous handler
-    is restored after. Signal handlers can only be set in the main thread: elsewhere a no-op."""
+    process on the spot (which would leave the run ``RUNNING`` forever), and an interrupt that
+    landed in a weakref callback or ``__del__`` is delivered again (:func:`_redeliver`); the
+    previous handlers and hook are restored after. Signal handlers can only be set in the main
+    thread: elsewhere a no-op."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous_term = signal.signal(signal.SIGTERM, _interrupt)
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
+    _previous_hooks.append(sys.unraisablehook)
+    sys.unraisablehook = _redeliver
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = _previous_hooks.pop()
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, previous_term)
 
 
 __all__ = [

@@ -6,6 +6,11 @@ same process. On Linux the kernel's high-water mark ``VmHWM`` can be reset by wr
 ``VmHWM`` at its end (exact: every page the block touched counts). Where that is not allowed it
 samples ``VmRSS`` from a thread every few milliseconds (a lower bound on the peak). The figure
 reported is the peak minus the resident set at the start of the block: the block's own memory.
+
+The resident set also holds file pages (shared libraries, memory-mapped caches) that the kernel
+may drop under memory pressure while the block runs, which lowers the peak by as much; the
+growth of anonymous memory (``RssAnon``) from start to end is a floor the figure never falls
+under, whatever happens to file pages.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ class PeakRSS:
         gc.collect()
         hwm = _reset_high_water() and _status_kb("VmHWM") is not None
         self._base = _status_kb("VmRSS") or 0
+        self._base_anon = _status_kb("RssAnon") or 0
         if not hwm:
             self.method = "sampled"
             self._max = self._base
@@ -73,7 +79,8 @@ class PeakRSS:
             peak = max(self._max, _status_kb("VmRSS") or 0)
         else:
             peak = _status_kb("VmHWM") or 0
-        self.mb = max(0.0, (peak - self._base) / 1024)
+        held_anon = (_status_kb("RssAnon") or 0) - self._base_anon
+        self.mb = max(0.0, (peak - self._base) / 1024, held_anon / 1024)
 
 
 __all__ = ["PeakRSS"]
