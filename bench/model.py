@@ -213,19 +213,6 @@ class SSMTL(nn.Module):
         """T2 logits ``(B, 2)`` for ``(B, 3, 2t+1, 64, 64)``: 0 consecutive, 1 intermittent."""
         return self(x, "motion")
 
-    def arrow_and_motion(
-        self, x: torch.Tensor, reversed_x: torch.Tensor, intermittent: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """T1 logits of ``[x, reversed_x]`` and T2 logits of ``[x, intermittent]`` (training,
-        eq. 1-2) from one pass of the shared CNN over ``[x, reversed_x, intermittent]``: 3B
-        sequences instead of 4B (~1.2x faster training on CPU). Batch norm normalises the
-        three groups together, where two calls would normalise each task's pair apart."""
-        n = x.shape[0]
-        h = self.encoder(torch.cat([x, reversed_x, intermittent]))
-        arrow = self.heads["arrow"](h[: 2 * n])
-        motion = self.heads["motion"](torch.cat([h[:n], h[2 * n :]]))
-        return arrow, motion
-
     def sequence_logits(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Logits of every enabled head among T1/T2 for one ``(B, 3, 2t+1, 64, 64)`` sequence.
 

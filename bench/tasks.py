@@ -98,8 +98,9 @@ def sequence_task_logits(
     model: SSMTL, batch: dict[str, torch.Tensor], tasks: tuple[str, ...]
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """T1/T2 logits and labels of eq. (1)-(2) for the enabled tasks, one shared-CNN pass per task
-    so batch norm normalises each task's pair apart (:meth:`SSMTL.arrow_and_motion`, one pass
-    for both, is 1.2x faster on CPU but cost the CI gate's ped2_subset 3.9 points of macro AUC)."""
+    so batch norm normalises each task's pair apart (one pass over ``[x, reversed x,
+    intermittent x]`` for both was 1.2x faster on CPU but cost the CI gate's ped2_subset 3.9
+    points of macro AUC)."""
     x = batch["regular"]
     labels = two_classes(x.shape[0], x.device)
     out = {}

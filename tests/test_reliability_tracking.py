@@ -138,7 +138,8 @@ def test_sigterm_to_a_cli_training_run_ends_it_killed(tmp_path: Path):
         try:
             child.wait(timeout=120)
         except subprocess.TimeoutExpired:
-            pytest.fail("still running 120 s after SIGTERM:\n" + (tmp_path / "stderr.txt").read_text())
+            log_text = (tmp_path / "stderr.txt").read_text()
+            pytest.fail(f"still running 120 s after SIGTERM:\n{log_text}")
     finally:
         if child.poll() is None:
             child.kill()

@@ -106,9 +106,6 @@ class RecordingModel(nn.Module):
             + 0 * self.dummy
         )
 
-    def arrow_and_motion(self, x, reversed_x, intermittent):
-        return self.arrow(torch.cat([x, reversed_x])), self.motion(torch.cat([x, intermittent]))
-
     def middle(self, x):
         self.inputs["middle"] = x.clone()
         return torch.full((x.shape[0], 3, x.shape[3], x.shape[4]), 0.5) + 0 * self.dummy
@@ -511,19 +508,6 @@ def test_resume_refuses_other_settings(tiny_cache, tmp_path):
     train(cache, None, config, checkpoint_dir=tmp_path)
     with pytest.raises(ValueError, match="other settings.*lr"):
         train(cache, None, TrainConfig(**{**asdict(config), "lr": 0.01}), checkpoint_dir=tmp_path)
-
-
-def test_shared_sequence_pass_equals_two_passes_in_eval_mode():
-    """T1 and T2 from one encoder pass give the logits of the two separate calls (eval mode:
-    batch norm uses its running statistics, so grouping cannot change a sample's output)."""
-    torch.manual_seed(0)
-    model = train_module.SSMTL("shallow_narrow").eval()
-    x, inter = torch.rand(2, 3, 3, 64, 64), torch.rand(2, 3, 3, 64, 64)
-    reversed_x = x.flip(2)
-    with torch.no_grad():
-        arrow, motion = model.arrow_and_motion(x, reversed_x, inter)
-        torch.testing.assert_close(arrow, model.arrow(torch.cat([x, reversed_x])))
-        torch.testing.assert_close(motion, model.motion(torch.cat([x, inter])))
 
 
 def test_precision_auto_is_fp32_without_native_bf16(monkeypatch):

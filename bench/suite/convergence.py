@@ -69,6 +69,28 @@ def training_history(directory: Path) -> dict[int, dict[str, float]]:
     return {int(record["epoch"]): record for record in json.loads(data["history"])}
 
 
+def auc_row(
+    dataset: VideoDataset,
+    cache: TubeCache,
+    scores: np.ndarray,
+    config: MapConfig,
+    alpha: float,
+    beta: float,
+    resamples: int,
+) -> dict:
+    """The AUCs of one set of test-object ``scores`` through the maps, filters and evaluation of
+    the ``score`` and ``evaluate`` stages (section 3.4): :data:`AUC_KEYS`, the chance levels and,
+    for ``resamples`` > 0, the bootstrap intervals."""
+    frames = video_frame_scores(cache, scores, frame_sizes(dataset), config)
+    regions = scored_regions(cache, scores)
+    result = evaluate(dataset, frames, regions, alpha=alpha, beta=beta, resamples=resamples)
+    row = {key: result.get(key) for key in AUC_KEYS}
+    row["chance"] = result["chance"]
+    if "ci95" in result:
+        row["ci95"] = result["ci95"]
+    return row
+
+
 def evaluate_checkpoint(
     dataset: VideoDataset,
     checkpoint: Path,
@@ -85,18 +107,11 @@ def evaluate_checkpoint(
     if cache.t != t:
         raise ValueError(f"{cache.root}: tubes built with t={cache.t}, {checkpoint} with t={t}")
     heads = object_scores(model, cache, targets, progress=False)
+    row = auc_row(dataset, cache, heads["score"], config, alpha, beta, resamples)
     sizes = frame_sizes(dataset)
-    frames = video_frame_scores(cache, heads["score"], sizes, config)
-    regions = scored_regions(cache, heads["score"])
-    result = evaluate(dataset, frames, regions, alpha=alpha, beta=beta, resamples=resamples)
-    per_head = per_head_aucs(
+    row["per_head"] = per_head_aucs(
         dataset, head_frame_scores(cache, heads, model.tasks, sizes, config), checkpoint
     )
-    row = {key: result.get(key) for key in AUC_KEYS}
-    row["chance"] = result["chance"]
-    if "ci95" in result:
-        row["ci95"] = result["ci95"]
-    row["per_head"] = per_head
     return row
 
 

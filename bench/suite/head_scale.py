@@ -23,11 +23,10 @@ import numpy as np
 
 from bench.data import VideoDataset
 from bench.io import write_json
-from bench.metrics.evaluate import evaluate
 from bench.paper import TRAIN_FRACTION
-from bench.score import MapConfig, frame_sizes, object_scores, scored_regions, video_frame_scores
+from bench.score import MapConfig, object_scores
 from bench.score.heads import head_statistics, standardise
-from bench.suite.convergence import AUC_KEYS
+from bench.suite.convergence import auc_row
 from bench.train import load_checkpoint
 from bench.tubes import TubeCache
 
@@ -77,7 +76,6 @@ def head_scale_experiment(
     )
     test = object_scores(model, test_cache, load(test_targets))
     validation, test = ({task: h[task] for task in model.tasks} for h in (validation, test))
-    sizes = frame_sizes(dataset)
     table: dict = {
         "checkpoint": str(checkpoint),
         "validation_objects": len(val_rows),
@@ -89,13 +87,6 @@ def head_scale_experiment(
         "rows": {},
     }
     for name, scores in combined_scores(test, validation).items():
-        frames = video_frame_scores(test_cache, scores, sizes, config)
-        regions = scored_regions(test_cache, scores)
-        result = evaluate(dataset, frames, regions, alpha=alpha, beta=beta, resamples=resamples)
-        row = {key: result.get(key) for key in AUC_KEYS}
-        row["chance"] = result["chance"]
-        if "ci95" in result:
-            row["ci95"] = result["ci95"]
-        table["rows"][name] = row
+        table["rows"][name] = auc_row(dataset, test_cache, scores, config, alpha, beta, resamples)
         write_json(out, table)  # rewritten after each row: a stopped run keeps what it finished
     return table
