@@ -175,5 +175,23 @@ def test_a_benchmark_on_a_loaded_machine_is_flagged():
     from bench.report.performance import load_flag
 
     assert load_flag({"load_average": [2.9, 3.1, 2.2], "cpus": 2}).startswith("⚠ loaded machine")
-    assert load_flag({"load_average": [0.4, 0.3, 0.2], "cpus": 2}) == ""
+    assert load_flag({"load_average": [0.4, 0.3, 0.2], "cpus": 2}) == "none"
     assert load_flag({}) == "load not recorded"
+    # recorded as the CPUs other processes used: the benchmark's own threads do not count
+    assert load_flag({"other_cpus": 0.1, "load_average": [2.0, 2.0, 2.0], "cpus": 2}) == "none"
+    assert load_flag({"other_cpus": 1.2, "cpus": 2}).startswith("⚠ loaded machine")
+
+
+def test_other_load_is_the_machine_minus_this_process(monkeypatch):
+    from bench.suite import bench_load
+
+    assert bench_load.machine_busy_seconds() > 0 and bench_load.own_busy_seconds() > 0
+    clock = iter([100.0, 104.0])  # 4 s of wall time
+    machine = iter([1000.0, 1007.0])  # the machine was busy 7 CPU-seconds ...
+    own = iter([50.0, 53.0])  # ... 3 of them this process's
+    monkeypatch.setattr(bench_load, "wall_seconds", lambda: next(clock))
+    monkeypatch.setattr(bench_load, "machine_busy_seconds", lambda: next(machine))
+    monkeypatch.setattr(bench_load, "own_busy_seconds", lambda: next(own))
+    with bench_load.OtherLoad() as load:
+        pass
+    assert load.cpus == 1.0

@@ -25,19 +25,29 @@ REFERENCES = {
 
 COLUMNS = [
     "stage", "scale", "unit", "ours/s", "reference/s", "ratio", "ours peak MB",
-    "reference peak MB", "dtype", "reference", "device", "threads", "load", "flags",
+    "reference peak MB", "dtype", "reference", "device", "threads", "other CPUs busy", "flags",
 ]  # fmt: skip
 
 
 def load_flag(env: dict) -> str:
-    """A flag when the machine was busy while the benchmark ran: a 1-minute load average above
-    half its cores means other jobs shared the cores, so ratios and scaling are noise."""
-    load, cpus = env.get("load_average"), env.get("cpus")
+    """A flag when other jobs shared the machine while the benchmark ran, so that ratios and
+    scaling are noise: other processes kept more than a quarter of the CPUs busy on average
+    (``other_cpus``); files written before that was recorded fall back to the 1-minute load
+    average at the end, which counts the benchmark's own threads (above half the cores)."""
+    cpus, others = env.get("cpus"), env.get("other_cpus")
+    if cpus and others is not None:
+        if others > 0.25 * cpus:
+            return (
+                f"⚠ loaded machine: other jobs kept {others:.1f} of {cpus} CPUs busy "
+                "(rerun on a quiet one)"
+            )
+        return "none"
+    load = env.get("load_average")
     if not load or not cpus:
         return "load not recorded"
     if load[0] > 0.5 * cpus:
         return f"⚠ loaded machine: load {load[0]:.1f} on {cpus} cores (rerun on a quiet one)"
-    return ""
+    return "none"
 
 
 def load_bench(source: str | Path | dict) -> dict:
@@ -64,7 +74,7 @@ def performance_table(source: str | Path | dict) -> pd.DataFrame:
             "reference": row.get("reference", REFERENCES.get(row["stage"], "")),
             "device": env.get("device_name", env.get("device", "")),
             "threads": env.get("threads"),
-            "load": (env.get("load_average") or [None])[0],
+            "other CPUs busy": env.get("other_cpus"),
             "flags": load_flag(env),
         }
         for row in report.get("rows", [])

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from bench.io import write_json
+from bench.suite.bench_load import OtherLoad
 from bench.suite.bench_stages import STAGE_FUNCTIONS, Inputs, Side, prepare_inputs, scaled
 
 STAGES = ("tubes", "imagenet", "detector", "train", "score", "fps")
@@ -94,8 +95,9 @@ def scaling(rows: list[dict]) -> dict[str, dict]:
     return out
 
 
-def environment() -> dict:
-    """Device, threads and versions the figures were taken with."""
+def environment(other_cpus: float | None = None) -> dict:
+    """Device, threads and versions the figures were taken with; ``other_cpus``: the CPUs other
+    processes kept busy meanwhile (:class:`bench.suite.bench_load.OtherLoad`)."""
     from bench.suite.bench_fps import device_name
     from bench.train import native_bf16
 
@@ -110,6 +112,7 @@ def environment() -> dict:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "other_cpus": other_cpus,
     }
 
 
@@ -127,20 +130,21 @@ def run_compare(
     inputs.work.mkdir(parents=True, exist_ok=True)
     state: dict = {}
     rows = []
-    try:
-        for k in scales:
-            for stage in (s for s in STAGES if s in stages):
-                row = _row(stage, k, *STAGE_FUNCTIONS[stage](inputs, k, state))
-                rows.append(row)
-                if on_row is not None:
-                    on_row(row)
-            state.pop("cache", None)
-            shutil.rmtree(inputs.work / f"tubes_x{k}", ignore_errors=True)
-    finally:
-        shutil.rmtree(inputs.work / "train_tubes", ignore_errors=True)
+    with OtherLoad() as other:
+        try:
+            for k in scales:
+                for stage in (s for s in STAGES if s in stages):
+                    row = _row(stage, k, *STAGE_FUNCTIONS[stage](inputs, k, state))
+                    rows.append(row)
+                    if on_row is not None:
+                        on_row(row)
+                state.pop("cache", None)
+                shutil.rmtree(inputs.work / f"tubes_x{k}", ignore_errors=True)
+        finally:
+            shutil.rmtree(inputs.work / "train_tubes", ignore_errors=True)
     return {
         "benchmark": "compare",
-        "environment": environment(),
+        "environment": environment(other.cpus),
         "inputs": {
             "dataset": inputs.dataset.name,
             "video": inputs.video.id,
@@ -177,7 +181,7 @@ def format_report(report: dict) -> str:
     lines = [
         f"{env['device_name']} ({env['device']}), {env['threads']} threads, "
         f"{env['interop_threads']} inter-op, native bf16 {env['native_bf16']}, "
-        f"load {env['load_average']}",
+        f"other processes kept {env.get('other_cpus')} CPUs busy",
         "  ".join(f"{cell:>8}" for cell in HEADER),
         *(format_row(row) for row in report["rows"]),
     ]
