@@ -439,6 +439,9 @@ FAULTS: list[tuple[str, str, str, str]] = [
      "tests/test_reliability_postgres.py::test_two_workers_on_postgres_train_every_point_once_and_retry_a_killed_trial"),
     ("SIGTERM to a training run", "train", "exit 143; the MLflow run `KILLED`; no model written",
      "tests/test_reliability_tracking.py::test_sigterm_to_a_cli_training_run_ends_it_killed"),
+    ("SIGTERM handled inside a weakref callback or `__del__` (the garbage collector runs them "
+     "inside torch's backward)", "any", "delivered again: the run ends as for any SIGTERM",
+     "tests/test_reliability_tracking.py::test_a_sigterm_swallowed_by_a_finaliser_is_delivered_again"),
     ("Ctrl-C or an exception in a tracked run", "train, evaluate, search, ablation",
      "the MLflow run `KILLED` (interrupt) or `FAILED` (exception), never `RUNNING`",
      "tests/test_reliability_tracking.py::test_interrupted_run_ends_killed_and_failing_one_failed"),
