@@ -102,6 +102,14 @@ def work(tmp_path, monkeypatch, data, request):
     return tmp_path
 
 
+def search(data: dict, config: SearchConfig, out: Path, **options) -> dict:
+    """:func:`run_search` on the module's synthetic data, tracked under its experiment."""
+    options.setdefault("experiment", data["experiment"])
+    return run_search(
+        data["dataset"], data["detections"], data["teachers"], data["tubes"], config, out, **options
+    )
+
+
 def storage_url(folder: Path) -> str:
     return f"sqlite:///{folder / 'optuna.db'}"
 
@@ -157,15 +165,7 @@ def test_grid_sampler_points_are_the_papers_grid():
 def test_complete_grid_best_is_argmin_and_mlflow_runs(data, work):
     config = SearchConfig(**{**SMALL, "epochs": 1}, storage=storage_url(work))
     out = work / "search.json"
-    summary = run_search(
-        data["dataset"],
-        data["detections"],
-        data["teachers"],
-        data["tubes"],
-        config,
-        out,
-        experiment=data["experiment"],
-    )
+    summary = search(data, config, out)
 
     study = optuna.load_study(study_name="ssmtl-synthetic", storage=storage_url(work))
     points = done_per_point(study)
@@ -215,15 +215,7 @@ def test_complete_grid_best_is_argmin_and_mlflow_runs(data, work):
         assert child.data.metrics["value"] == pytest.approx(trial.value)
 
     # A rerun finds nothing to do: no trial rerun, the same parent run.
-    again = run_search(
-        data["dataset"],
-        data["detections"],
-        data["teachers"],
-        data["tubes"],
-        config,
-        out,
-        experiment=data["experiment"],
-    )
+    again = search(data, config, out)
     assert (
         len(optuna.load_study(study_name="ssmtl-synthetic", storage=storage_url(work)).trials) == 4
     )
@@ -233,14 +225,10 @@ def test_complete_grid_best_is_argmin_and_mlflow_runs(data, work):
 
     # Another grid under the same study name is refused, naming the study.
     with pytest.raises(ValueError, match="ssmtl-synthetic.*other settings"):
-        run_search(
-            data["dataset"],
-            data["detections"],
-            data["teachers"],
-            data["tubes"],
+        search(
+            data,
             SearchConfig(**{**SMALL, "epochs": 1, "lams": (0.2, 1.0)}, storage=storage_url(work)),
             out,
-            experiment=data["experiment"],
         )
 
 
@@ -422,16 +410,7 @@ def test_pruning_reports_every_epoch_keeps_the_grid_whole_and_a_pruned_trial_cou
         objective="joint",
     )
     fake = FakeTrainer()
-    summary = run_search(
-        data["dataset"],
-        data["detections"],
-        data["teachers"],
-        data["tubes"],
-        config,
-        work / "s.json",
-        experiment=data["experiment"],
-        trainer=fake,
-    )
+    summary = search(data, config, work / "s.json", trainer=fake)
     study = optuna.load_study(study_name="ssmtl-synthetic", storage=storage_url(work))
     states = [t.state.name for t in study.trials]
     # every trial after the first is worse than the median, but a trial is pruned only once
@@ -483,16 +462,7 @@ def test_tpe_samples_t_and_continuous_lambda_and_extends_on_rerun(data, work):
         pruner="none",
     )
     fake = FakeTrainer()
-    run_search(
-        data["dataset"],
-        data["detections"],
-        data["teachers"],
-        data["tubes"],
-        config,
-        work / "s.json",
-        experiment=data["experiment"],
-        trainer=fake,
-    )
+    search(data, config, work / "s.json", trainer=fake)
     assert len(fake.calls) == 5
     assert all(t in (1, 2) and 0.05 <= lam <= 1.0 for t, lam in fake.calls)
     more = SearchConfig(
@@ -502,16 +472,7 @@ def test_tpe_samples_t_and_continuous_lambda_and_extends_on_rerun(data, work):
         n_trials=7,
         pruner="none",
     )
-    summary = run_search(
-        data["dataset"],
-        data["detections"],
-        data["teachers"],
-        data["tubes"],
-        more,
-        work / "s.json",
-        experiment=data["experiment"],
-        trainer=fake,
-    )
+    summary = search(data, more, work / "s.json", trainer=fake)
     assert len(fake.calls) == 7 and len(summary["trials"]) == 7
     assert summary["sampler"] == "tpe" and summary["paper"] == {"t": 3, "lam": 0.5}
 
@@ -534,16 +495,7 @@ def test_heartbeat_mode_fails_and_requeues_a_trial_whose_heartbeat_stopped(data,
     study._storage.record_heartbeat(dead._trial_id)
     time.sleep(3.1)  # > grace period 2 s at SQLite's 1-second timestamp resolution
     fake = FakeTrainer()
-    summary = run_search(
-        data["dataset"],
-        data["detections"],
-        data["teachers"],
-        data["tubes"],
-        config,
-        work / "s.json",
-        experiment=data["experiment"],
-        trainer=fake,
-    )
+    summary = search(data, config, work / "s.json", trainer=fake)
     states = {row["number"]: row["state"] for row in summary["trials"]}
     assert states == {0: "FAIL", 1: "COMPLETE", 2: "COMPLETE", 3: "COMPLETE", 4: "COMPLETE"}
     assert (
