@@ -74,3 +74,15 @@ def test_missing_files_leave_their_part_out(tmp_path: Path):
         json.dumps({"auc_micro": 0.9, "rbdc": float("nan"), "per_video": {"01": {"auc": 1.0}}})
     )
     assert summarize(tmp_path) == {"object_level": {"auc_micro": 0.9}}
+
+
+def test_plot_data_paths_point_into_metrics_from_their_dvc_file():
+    """Top-level ``plots:`` paths are relative to the folder of their dvc.yaml, not to a stage's
+    ``wdir``: a path that leaves metrics/ is a plot ``dvc plots show`` cannot load."""
+    for dvc_file in DVC_FILES:
+        for plot in yaml.safe_load(dvc_file.read_text()).get("plots", []):
+            ((name, spec),) = plot.items()
+            ys = spec.get("y", {})
+            for path in ys if isinstance(ys, dict) else [name]:
+                resolved = (dvc_file.parent / path.replace("${dataset.name}", "d")).resolve()
+                assert resolved.is_relative_to(REPO / "metrics"), f"{dvc_file}: plot {name}: {path}"
