@@ -81,3 +81,16 @@ def test_seeds_stage_rows_are_read_from_their_evaluation(tmp_path):
     seeds = seeds_table(MetricsDir(tmp_path))
     row = seeds[seeds["dataset"] == "synthetic"].iloc[0]
     assert row.iloc[2] == "0, 1, 2 (n=3)" and row.iloc[3] == "80.0 ± 10.0"
+
+
+def test_table3_has_the_seed_mean_row_and_its_difference_to_the_published(tmp_path):
+    from bench.report.load import load_reference
+    from bench.report.tables import SEEDS_METHOD, table3
+
+    reference = Path(__file__).resolve().parents[1] / "experiments" / "reference.csv"
+    table = table3(load_reference(reference), study(tmp_path))
+    seeds = table[table["method"] == SEEDS_METHOD]
+    assert list(seeds["seeds"]) == ["s10_seed0, s10_seed1, s10_seed2 (n=3)"]
+    assert seeds["auc_micro"].iloc[0] == "83.0 ± 3.0"
+    difference = table[table["method"] == "ours over seeds - published (pp)"]
+    assert difference["auc_micro"].iloc[0] == "-14.5"  # 83.0 - 97.5 (the official README)

@@ -96,9 +96,10 @@ from bench.report.load import (
 from bench.report.performance import benchmark_table
 from bench.report.pervideo import per_video_table
 from bench.report.render import header, latex_escape, markdown_table, page, write_csv
+from bench.report.running_time import fps_table
 from bench.report.summary import replace_block, summary_table
 from bench.report.table4 import Stat, summarize, table4
-from bench.report.tables import fps_table, search_tables, table2, table3
+from bench.report.tables import search_tables, table2, table3
 
 __all__ = [
     "DATASETS",

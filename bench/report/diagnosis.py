@@ -178,33 +178,42 @@ def seed_results(metrics: MetricsDir, dataset: str) -> list[tuple[int, dict]]:
 SEED_COLUMNS = ["dataset", "level", "seeds", *AUC_KEYS, "note"]
 
 
-def seeds_table(metrics: MetricsDir) -> pd.DataFrame:
-    """Headline rows (Tables 2-3, object level) as mean ± std over training seeds."""
+def seed_rows(metrics: MetricsDir) -> list[dict[str, Any]]:
+    """The headline object-level rows over training seeds: ``dataset``, ``seeds`` (which, and
+    n), ``values`` (each of :data:`AUC_KEYS`: its figures, one per seed) and ``note``. The Ped2
+    study's seed set replaces the single Ped2 pipeline row it contains."""
     rows = []
     seed_sets = convergence_seed_sets(metrics)
-    # the Ped2 study's headline run is its object level: its seed set replaces that single row
     headline = headline_run(metrics, "ped2")
     in_a_set = headline is not None and any(headline[0] in runs for runs in seed_sets.values())
     for dataset in DATASETS:
         runs = seed_results(metrics, dataset)
         if not runs or (dataset == "ped2" and in_a_set and len(runs) == 1):
             continue
-        cells = [
-            mean_std([r[k] for _, r in runs if isinstance(r.get(k), (int, float))])
-            for k in AUC_KEYS
-        ]
-        seeds = ", ".join(str(s) for s, _ in runs)
+        values = {
+            k: [r[k] for _, r in runs if isinstance(r.get(k), (int, float))] for k in AUC_KEYS
+        }
         note = "" if len(runs) >= 3 else f"only {len(runs)} seed(s): the spread is not known"
-        rows.append([dataset, "object", f"{seeds} (n={len(runs)})", *cells, note])
+        seeds = f"{', '.join(str(s) for s, _ in runs)} (n={len(runs)})"
+        rows.append({"dataset": dataset, "seeds": seeds, "values": values, "note": note})
     for run_set, tables in seed_sets.items():
-        selected = [selected_row(t) for t in tables.values()]
-        selected = [r for r in selected if r is not None]
-        cells = [
-            mean_std([r[k] for r in selected if isinstance(r.get(k), (int, float))])
-            for k in AUC_KEYS
-        ]
+        selected = [r for r in (selected_row(t) for t in tables.values()) if r is not None]
+        values = {
+            k: [r[k] for r in selected if isinstance(r.get(k), (int, float))] for k in AUC_KEYS
+        }
         note = f"Ped2 study {run_set}: each seed's selected checkpoint (lowest validation loss)"
-        rows.append(["ped2", "object", f"{', '.join(tables)} (n={len(selected)})", *cells, note])
+        seeds = f"{', '.join(tables)} (n={len(selected)})"
+        rows.append({"dataset": "ped2", "seeds": seeds, "values": values, "note": note})
+    return rows
+
+
+def seeds_table(metrics: MetricsDir) -> pd.DataFrame:
+    """Headline rows (Tables 2-3, object level) as mean ± std over training seeds."""
+    rows = [
+        [row["dataset"], "object", row["seeds"], *(mean_std(row["values"][k]) for k in AUC_KEYS),
+         row["note"]]
+        for row in seed_rows(metrics)
+    ]  # fmt: skip
     return pd.DataFrame(rows, columns=SEED_COLUMNS)
 
 

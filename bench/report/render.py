@@ -225,8 +225,9 @@ PER_VIDEO_INTRO = (
 SEEDS_INTRO = (
     "Object level, mean ± standard deviation (n - 1) over training seeds: the pipeline's model "
     "and the `seeds` stage's runs of the same row on the same objects (Ped2: the study's "
-    "selected checkpoints). Tables 2-3 give seed 0 with its bootstrap interval over test videos; "
-    "this spread is the other source of uncertainty."
+    "selected checkpoints). Tables 2-3 give seed 0 with its bootstrap interval over test videos "
+    "and, beside it, the row `SSMTL (ours), mean ± std over seeds` from this table; the spread "
+    "over seeds is the other source of uncertainty."
 )
 PER_HEAD_INTRO = (
     "Each head's anomaly score alone, through the same maps and filters as eq. (6)'s mean of "

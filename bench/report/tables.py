@@ -1,16 +1,17 @@
-"""The paper's Table 2 (frame-level AUC) and Table 3 (Ped2: AUC, RBDC, TBDC), the search of t
-and lambda (section 4.2) and the running time (supplementary section 6.2): ours next to the
-published numbers, one list of string cells per table row."""
+"""The paper's Table 2 (frame-level AUC) and Table 3 (Ped2: AUC, RBDC, TBDC) and the search of t
+and lambda (section 4.2): ours next to the published numbers, one list of string cells per table
+row (the running time: :mod:`bench.report.running_time`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
-from bench.paper import LAMBDA, LAMBDA_GRID, RUNNING_TIME, T_GRID, T
-from bench.report.evidence import CHANCE_COLUMN, published_flags
+from bench.paper import LAMBDA, LAMBDA_GRID, T_GRID, T
+from bench.report.diagnosis import mean_std, seed_rows
+from bench.report.evidence import CHANCE_COLUMN, auc_flags, chance_levels, joined, published_flags
 from bench.report.levels import Level, dataset_chance, load_level
 from bench.report.load import (
     DATASETS,
@@ -98,6 +99,41 @@ def ours_cells(level: Level) -> list[str]:
     return [c for k in ("auc_micro", "auc_macro", "auc_macro_strict") for c in level.cells(k)]
 
 
+SEEDS_METHOD = "SSMTL (ours), mean ± std over seeds"
+SEEDS_NOTE = "mean ± std (n - 1) over training seeds; each seed's 95% CI: Headline rows over seeds"
+
+
+def seed_means(row: dict[str, Any]) -> dict[str, float | None]:
+    """The mean over seeds of each figure of a :func:`seed_rows` row (``None`` without any)."""
+    return {k: sum(v) / len(v) if v else None for k, v in row["values"].items()}
+
+
+def seed_flags(row: dict[str, Any], run: Level) -> str:
+    """Below-chance flags of the seed means (the labels of the headline run) and the profile's
+    reductions (the seeds share the headline run's profile)."""
+    means = seed_means(row)
+    values = {k: means[k] for k in ("auc_micro", "auc_macro_padded", "auc_macro_strict")}
+    if not run.ran:
+        return "not run"
+    levels = chance_levels(run.result.data, run.result.label)
+    return joined(auc_flags(values, levels) + run.profile.flags())
+
+
+def t2_seeds(metrics: MetricsDir, dataset: str) -> list[list[str]]:
+    """The object level over training seeds (issue 14: headline rows at >= 3 seeds)."""
+    run = load_level(metrics, dataset, "object_level.json")
+    out = []
+    for row in (r for r in seed_rows(metrics) if r["dataset"] == dataset):
+        v = row["values"]
+        cells = [mean_std(v["auc_micro"]), NA, mean_std(v["auc_macro_padded"]), NA,
+                 mean_std(v["auc_macro_strict"]), NA]  # fmt: skip
+        source = profile_label(metrics, dataset, "object")
+        head = [dataset, "object", SEEDS_METHOD, source, row["seeds"]]
+        note = "; ".join(x for x in (SEEDS_NOTE, row["note"]) if x)
+        out.append([*head, *cells, run.chance(), NA, seed_flags(row, run), note])
+    return out
+
+
 def t2_ours(metrics: MetricsDir, dataset: str) -> list[list[str]]:
     """Our AUC per level, then the frame-difference baseline."""
     out = []
@@ -123,6 +159,7 @@ def table2(ref: pd.DataFrame, metrics: MetricsDir) -> pd.DataFrame:
         for level in LEVEL_FILES:
             rows += t2_ssmtl_published(ref, dataset, level, chance)
         rows += t2_ours(metrics, dataset)
+        rows += t2_seeds(metrics, dataset)
     return pd.DataFrame(rows, columns=T2_COLUMNS)
 
 
@@ -206,15 +243,35 @@ def t3_ours(run: Level, source: str) -> list[str]:
     ]
 
 
-def t3_difference(run: Level, published: list[str]) -> list[str]:
-    """Ours - published in percentage points, against one published row."""
+def t3_seeds(row: dict[str, Any], run: Level, source: str) -> list[str]:
+    """Our object level over training seeds, Table 3's columns (intervals per seed elsewhere)."""
+    v = row["values"]
+    cells = [mean_std(v["auc_micro"]), NA, mean_std(v["auc_macro_padded"]), NA,
+             mean_std(v["auc_macro_strict"]), NA, NA, mean_std(v["rbdc"]), NA,
+             mean_std(v["tbdc"]), NA]  # fmt: skip
+    note = "; ".join(x for x in (SEEDS_NOTE, row["note"]) if x)
+    return [SEEDS_METHOD, "object", source, row["seeds"], *cells, run.chance(),
+            seed_flags(row, run), note]  # fmt: skip
+
+
+def t3_difference(
+    run: Level, published: list[str], means: dict[str, float | None] | None = None
+) -> list[str]:
+    """Ours - published in percentage points, against one published row: our headline run, or
+    ``means`` over training seeds (keyed as :data:`bench.report.diagnosis.AUC_KEYS`)."""
     pub = dict(zip(T3_COLUMNS, published, strict=True))
     cells = []
     for column in T3_COLUMNS[4:15]:
-        ours = run.result.num(column) if column in T3_PUBLISHED and run.ran else None
+        if means is not None:
+            ours = means.get("auc_macro_padded" if column == "auc_macro" else column)
+        else:
+            ours = run.result.num(column) if run.ran else None
+        ours = ours if column in T3_PUBLISHED else None
         known = ours is not None and not run.smoke and is_number(pub[column])
         cells.append(f"{100 * ours - float(pub[column]):+.1f}" if known else NA)
-    return ["ours - published (pp)", "object", f"against {pub['source']}", NA, *cells, NA, NA, NA]
+    which = "ours over seeds" if means is not None else "ours"
+    return [f"{which} - published (pp)", "object", f"against {pub['source']}", NA, *cells, NA, NA,
+            NA]  # fmt: skip
 
 
 def table3(ref: pd.DataFrame, metrics: MetricsDir) -> pd.DataFrame:
@@ -222,9 +279,13 @@ def table3(ref: pd.DataFrame, metrics: MetricsDir) -> pd.DataFrame:
     levels, 95% intervals, seed count and flags."""
     published = t3_published(ref, dataset_chance(metrics, "ped2"))
     run = load_level(metrics, "ped2", "object_level.json")
-    rows = [*published, t3_ours(run, profile_label(metrics, "ped2", "object"))]
+    source = profile_label(metrics, "ped2", "object")
+    seeds = [r for r in seed_rows(metrics) if r["dataset"] == "ped2"]
+    rows = [*published, t3_ours(run, source), *(t3_seeds(r, run, source) for r in seeds)]
     readme = [r for r in published if r[0] == "SSMTL (published)" and "README" in r[2]]
-    rows += [t3_difference(run, readme[0])] if readme else []
+    if readme:
+        rows.append(t3_difference(run, readme[0]))
+        rows += [t3_difference(run, readme[0], seed_means(r)) for r in seeds]
     return pd.DataFrame(rows, columns=T3_COLUMNS)
 
 
@@ -272,92 +333,3 @@ def search_tables(metrics: MetricsDir) -> tuple[pd.DataFrame, pd.DataFrame]:
             cells = [str(trial.get(k, NA)) for k in ("number", "t", "lam", "state")]
             trials.append([dataset, *cells, f"{value:.4f}" if value is not None else NA])
     return pd.DataFrame(rows, columns=SEARCH_COLUMNS), pd.DataFrame(trials, columns=TRIAL_COLUMNS)
-
-
-# --- running time (supplementary section 6.2) --------------------------------------------------
-
-FPS_COLUMNS = [
-    "source",
-    "dataset",
-    "device",
-    "arch",
-    "detector",
-    "level",
-    "end_to_end_fps",
-    "objects_per_frame",
-    "ms_per_object",
-    "model_objects_per_s",
-    "ms_per_frame",
-    "note",
-]
-
-
-def fps_ours(fps: Loaded, dataset: str) -> list[list[str]]:
-    """One row per running-time run of ours (a device, an architecture, a detector)."""
-
-    def fmt(run: Mapping[str, Any], key: str, decimals: int) -> str:
-        value = number(run, key, fps.label)
-        if value is None:
-            return f"not computed: no {key} in {fps.label}"
-        return f"{value:.{decimals}f}"
-
-    out = []
-    for run in (fps.data or {}).get("runs") or []:
-        per_frame = run.get("ms_per_frame") or {}
-        components = "; ".join(f"{k} {fmt(per_frame, k, 1)}" for k in per_frame) or NA
-        names = [str(run.get(k, NA)) for k in ("device", "arch", "detector")]
-        speeds = [
-            fmt(run, "end_to_end_fps", 1),
-            fmt(run, "objects_per_frame", 2),
-            fmt(run, "ms_per_object", 2),
-            fmt(run, "model_objects_per_s", 1),
-        ]
-        out.append(["ours", dataset, *names, "object", *speeds, components, NA])
-    return out
-
-
-def fps_published(ref: pd.DataFrame) -> list[list[str]]:
-    """The supplementary's running time, on the authors' GPU."""
-    rows = select(ref, table="supplementary")
-    per_object = published_cell(rows[rows["metric"] == "ms_per_object"])
-    components = rows[rows["metric"].str.startswith("ms_per_frame_")]
-    per_frame = (
-        "; ".join(
-            f"{m.removeprefix('ms_per_frame_')} {v}"
-            for m, v in zip(components["metric"], components["value"], strict=True)
-        )
-        or NOT_PUBLISHED
-    )
-    device = RUNNING_TIME["device_name"]
-    out = []
-    for r in rows[rows["metric"] == "fps"].itertuples():
-        level = "late_fusion" if "late fusion" in r.note else r.level
-        out.append(
-            [
-                r.source,
-                r.dataset,
-                device,
-                NOT_PUBLISHED,
-                "YOLOv3",
-                level,
-                r.value,
-                NOT_PUBLISHED,
-                per_object,
-                NOT_PUBLISHED,
-                per_frame,
-                r.note or NA,
-            ]
-        )
-    return out
-
-
-def fps_table(ref: pd.DataFrame, metrics: MetricsDir) -> pd.DataFrame:
-    """Running time: frames per second per device, ours next to the paper's (supplementary)."""
-    rows = fps_published(ref)
-    loaded = [(d, metrics.load(d, "fps.json")) for d in DATASETS if metrics.ran(d)]
-    ours = [row for d, fps in loaded for row in fps_ours(fps, d)]
-    if not ours:
-        reason = "; ".join(f.missing for _, f in loaded)
-        reason = reason or f"not run: no {metrics.label('<dataset>', 'fps.json')}"
-        ours = [["ours", NA, reason, *[NA] * 9]]
-    return pd.DataFrame(rows + ours, columns=FPS_COLUMNS)
