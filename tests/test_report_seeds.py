@@ -94,3 +94,14 @@ def test_table3_has_the_seed_mean_row_and_its_difference_to_the_published(tmp_pa
     assert seeds["auc_micro"].iloc[0] == "83.0 ± 3.0"
     difference = table[table["method"] == "ours over seeds - published (pp)"]
     assert difference["auc_micro"].iloc[0] == "-14.5"  # 83.0 - 97.5 (the official README)
+
+
+def test_readme_results_table_has_the_seed_mean_row_below_seed_0(tmp_path):
+    from bench.report.summary import summary_table
+
+    table = summary_table(study(tmp_path))
+    assert list(table["run"][:2]) == [
+        "SSMTL object level",
+        "SSMTL object level, mean ± std over seeds",
+    ]
+    assert table["micro AUC"].iloc[1] == "83.0 ± 3.0"

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.report.diagnosis import mean_std, seed_rows
 from bench.report.evidence import CHANCE_COLUMN, NOT_COMPUTED
 from bench.report.levels import Level, load_level
 from bench.report.load import DATASETS, NA, MetricsDir, is_number, profile_label
+from bench.report.tables import seed_flags
 
 README_BEGIN = "<!-- results:begin (written by `ssmtl report` from reports/; do not edit) -->"
 README_END = "<!-- results:end -->"
@@ -90,7 +92,22 @@ def summary_table(metrics: MetricsDir) -> pd.DataFrame:
                     run.flags(keys),
                 ]
             )
+            if name == "object_level.json":
+                rows += seed_summary_rows(metrics, dataset, run, profile)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def seed_summary_rows(metrics: MetricsDir, dataset: str, run: Level, profile: str) -> list[list]:
+    """The object level as mean ± std over training seeds (issue 14), below seed 0's row."""
+    out = []
+    for row in (r for r in seed_rows(metrics) if r["dataset"] == dataset):
+        v = {k: mean_std(values) for k, values in row["values"].items()}
+        out.append(
+            [dataset, "SSMTL object level, mean ± std over seeds", v["auc_micro"], NA,
+             pair(v["auc_macro_padded"], v["auc_macro_strict"]), NA, run.chance(), v["rbdc"],
+             v["tbdc"], NA, row["seeds"], profile, seed_flags(row, run)]
+        )  # fmt: skip
+    return out
 
 
 def replace_block(text: str, block: str, where: Path) -> str:
