@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report.diagnosis import mean_std, seed_rows
+from bench.report.diagnosis import seed_rows
 from bench.report.evidence import CHANCE_COLUMN, NOT_COMPUTED
 from bench.report.levels import Level, load_level
 from bench.report.load import DATASETS, NA, MetricsDir, is_number, profile_label
-from bench.report.tables import seed_flags
+from bench.report.tables import seed_cells, seed_flags
 
 README_BEGIN = "<!-- results:begin (written by `ssmtl report` from reports/; do not edit) -->"
 README_END = "<!-- results:end -->"
@@ -63,6 +63,7 @@ def pair(first: str, second: str) -> str:
 def summary_table(metrics: MetricsDir) -> pd.DataFrame:
     """One row per dataset and level with a metrics file; AUC, RBDC and TBDC in percent."""
     rows = []
+    seeds = seed_rows(metrics)
     for dataset in DATASETS:
         for name, (title, level) in LEVELS.items():
             run = load_level(metrics, dataset, name)
@@ -93,15 +94,16 @@ def summary_table(metrics: MetricsDir) -> pd.DataFrame:
                 ]
             )
             if name == "object_level.json":
-                rows += seed_summary_rows(metrics, dataset, run, profile)
+                rows += seed_summary_rows(seeds, dataset, run, profile)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def seed_summary_rows(metrics: MetricsDir, dataset: str, run: Level, profile: str) -> list[list]:
-    """The object level as mean ± std over training seeds (issue 14), below seed 0's row."""
+def seed_summary_rows(seeds: list[dict], dataset: str, run: Level, profile: str) -> list[list]:
+    """The object level as mean ± std over training seeds (issue 14), below seed 0's row;
+    ``seeds``: :func:`bench.report.diagnosis.seed_rows`."""
     out = []
-    for row in (r for r in seed_rows(metrics) if r["dataset"] == dataset):
-        v = {k: mean_std(values) for k, values in row["values"].items()}
+    for row in (r for r in seeds if r["dataset"] == dataset):
+        v = seed_cells(row)
         out.append(
             [dataset, "SSMTL object level, mean ± std over seeds", v["auc_micro"], NA,
              pair(v["auc_macro_padded"], v["auc_macro_strict"]), NA, run.chance(), v["rbdc"],

@@ -108,29 +108,37 @@ def seed_means(row: dict[str, Any]) -> dict[str, float | None]:
     return {k: sum(v) / len(v) if v else None for k, v in row["values"].items()}
 
 
+def seed_cells(row: dict[str, Any]) -> dict[str, str]:
+    """Each figure of a :func:`seed_rows` row as ``mean ± std`` in percent."""
+    return {k: mean_std(values) for k, values in row["values"].items()}
+
+
+def seed_note(row: dict[str, Any]) -> str:
+    return "; ".join(x for x in (SEEDS_NOTE, row["note"]) if x)
+
+
 def seed_flags(row: dict[str, Any], run: Level) -> str:
     """Below-chance flags of the seed means (the labels of the headline run) and the profile's
     reductions (the seeds share the headline run's profile)."""
-    means = seed_means(row)
-    values = {k: means[k] for k in ("auc_micro", "auc_macro_padded", "auc_macro_strict")}
     if not run.ran:
         return "not run"
+    means = seed_means(row)
+    values = {k: means[k] for k in ("auc_micro", "auc_macro_padded", "auc_macro_strict")}
     levels = chance_levels(run.result.data, run.result.label)
     return joined(auc_flags(values, levels) + run.profile.flags())
 
 
-def t2_seeds(metrics: MetricsDir, dataset: str) -> list[list[str]]:
-    """The object level over training seeds (issue 14: headline rows at >= 3 seeds)."""
+def t2_seeds(metrics: MetricsDir, dataset: str, seeds: list[dict[str, Any]]) -> list[list[str]]:
+    """The object level over training seeds (issue 14: headline rows at >= 3 seeds); ``seeds``:
+    :func:`seed_rows`, read once for the table."""
     run = load_level(metrics, dataset, "object_level.json")
+    source = profile_label(metrics, dataset, "object")
     out = []
-    for row in (r for r in seed_rows(metrics) if r["dataset"] == dataset):
-        v = row["values"]
-        cells = [mean_std(v["auc_micro"]), NA, mean_std(v["auc_macro_padded"]), NA,
-                 mean_std(v["auc_macro_strict"]), NA]  # fmt: skip
-        source = profile_label(metrics, dataset, "object")
+    for row in (r for r in seeds if r["dataset"] == dataset):
+        v = seed_cells(row)
+        cells = [v["auc_micro"], NA, v["auc_macro_padded"], NA, v["auc_macro_strict"], NA]
         head = [dataset, "object", SEEDS_METHOD, source, row["seeds"]]
-        note = "; ".join(x for x in (SEEDS_NOTE, row["note"]) if x)
-        out.append([*head, *cells, run.chance(), NA, seed_flags(row, run), note])
+        out.append([*head, *cells, run.chance(), NA, seed_flags(row, run), seed_note(row)])
     return out
 
 
@@ -153,13 +161,14 @@ def table2(ref: pd.DataFrame, metrics: MetricsDir) -> pd.DataFrame:
     """Table 2: frame-level AUC per dataset and level: prior methods, SSMTL as published, ours;
     every AUC with its chance level, 95% interval (ours), seed count and flags."""
     rows: list[list[str]] = []
+    seeds = seed_rows(metrics)
     for dataset in DATASETS:
         chance = dataset_chance(metrics, dataset)
         rows += t2_prior(ref, dataset, chance)
         for level in LEVEL_FILES:
             rows += t2_ssmtl_published(ref, dataset, level, chance)
         rows += t2_ours(metrics, dataset)
-        rows += t2_seeds(metrics, dataset)
+        rows += t2_seeds(metrics, dataset, seeds)
     return pd.DataFrame(rows, columns=T2_COLUMNS)
 
 
@@ -245,13 +254,11 @@ def t3_ours(run: Level, source: str) -> list[str]:
 
 def t3_seeds(row: dict[str, Any], run: Level, source: str) -> list[str]:
     """Our object level over training seeds, Table 3's columns (intervals per seed elsewhere)."""
-    v = row["values"]
-    cells = [mean_std(v["auc_micro"]), NA, mean_std(v["auc_macro_padded"]), NA,
-             mean_std(v["auc_macro_strict"]), NA, NA, mean_std(v["rbdc"]), NA,
-             mean_std(v["tbdc"]), NA]  # fmt: skip
-    note = "; ".join(x for x in (SEEDS_NOTE, row["note"]) if x)
+    v = seed_cells(row)
+    cells = [v["auc_micro"], NA, v["auc_macro_padded"], NA, v["auc_macro_strict"], NA, NA,
+             v["rbdc"], NA, v["tbdc"], NA]  # fmt: skip
     return [SEEDS_METHOD, "object", source, row["seeds"], *cells, run.chance(),
-            seed_flags(row, run), note]  # fmt: skip
+            seed_flags(row, run), seed_note(row)]  # fmt: skip
 
 
 def t3_difference(

@@ -73,6 +73,7 @@ def auc_row(
     dataset: VideoDataset,
     cache: TubeCache,
     scores: np.ndarray,
+    sizes: dict[str, tuple[int, int]],
     config: MapConfig,
     alpha: float,
     beta: float,
@@ -80,8 +81,9 @@ def auc_row(
 ) -> dict:
     """The AUCs of one set of test-object ``scores`` through the maps, filters and evaluation of
     the ``score`` and ``evaluate`` stages (section 3.4): :data:`AUC_KEYS`, the chance levels and,
-    for ``resamples`` > 0, the bootstrap intervals."""
-    frames = video_frame_scores(cache, scores, frame_sizes(dataset), config)
+    for ``resamples`` > 0, the bootstrap intervals. ``sizes``: :func:`frame_sizes` of the dataset,
+    read once by the caller (it decodes a frame per video)."""
+    frames = video_frame_scores(cache, scores, sizes, config)
     regions = scored_regions(cache, scores)
     result = evaluate(dataset, frames, regions, alpha=alpha, beta=beta, resamples=resamples)
     row = {key: result.get(key) for key in AUC_KEYS}
@@ -107,8 +109,8 @@ def evaluate_checkpoint(
     if cache.t != t:
         raise ValueError(f"{cache.root}: tubes built with t={cache.t}, {checkpoint} with t={t}")
     heads = object_scores(model, cache, targets, progress=False)
-    row = auc_row(dataset, cache, heads["score"], config, alpha, beta, resamples)
     sizes = frame_sizes(dataset)
+    row = auc_row(dataset, cache, heads["score"], sizes, config, alpha, beta, resamples)
     row["per_head"] = per_head_aucs(
         dataset, head_frame_scores(cache, heads, model.tasks, sizes, config), checkpoint
     )

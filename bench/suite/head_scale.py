@@ -24,7 +24,7 @@ import numpy as np
 from bench.data import VideoDataset
 from bench.io import write_json
 from bench.paper import TRAIN_FRACTION
-from bench.score import MapConfig, object_scores
+from bench.score import MapConfig, frame_sizes, object_scores
 from bench.score.heads import head_statistics, standardise
 from bench.suite.convergence import auc_row
 from bench.train import load_checkpoint
@@ -86,7 +86,9 @@ def head_scale_experiment(
         },
         "rows": {},
     }
+    sizes = frame_sizes(dataset)
     for name, scores in combined_scores(test, validation).items():
-        table["rows"][name] = auc_row(dataset, test_cache, scores, config, alpha, beta, resamples)
+        row = auc_row(dataset, test_cache, scores, sizes, config, alpha, beta, resamples)
+        table["rows"][name] = row
         write_json(out, table)  # rewritten after each row: a stopped run keeps what it finished
     return table
