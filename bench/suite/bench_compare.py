@@ -63,7 +63,7 @@ def _row(stage: str, k: int, mine: Side, theirs: Side, extra: dict) -> dict:
         "items": mine.items,
         "ours_per_s": significant(mine.per_s),
         "reference_per_s": significant(theirs.per_s),
-        "ratio": round(ratio, 3),
+        "ratio": significant(ratio, 3),
         "ours_seconds": round(mine.seconds, 3),
         "reference_seconds": round(theirs.seconds, 3),
         "ours_peak_mb": round(mine.peak_mb, 1),

@@ -8,9 +8,11 @@ samples ``VmRSS`` from a thread every few milliseconds (a lower bound on the pea
 reported is the peak minus the resident set at the start of the block: the block's own memory.
 
 The resident set also holds file pages (shared libraries, memory-mapped caches) that the kernel
-may drop under memory pressure while the block runs, which lowers the peak by as much; the
-growth of anonymous memory (``RssAnon``) from start to end is a floor the figure never falls
-under, whatever happens to file pages.
+may drop under memory pressure while the block runs, which lowers the peak by as much, and under
+a memory limit with swap the kernel may swap the process's older anonymous pages out as the block
+touches new ones, so the resident set need not grow at all. The growth of anonymous memory,
+resident or swapped (``RssAnon`` + ``VmSwap``), from start to end is a floor the figure never
+falls under, whatever happens to file pages or swap.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ def _status_kb(field: str) -> int | None:
     return None
 
 
+def _anon_kb() -> int:
+    """Anonymous memory the process holds, resident or swapped out (kB)."""
+    return (_status_kb("RssAnon") or 0) + (_status_kb("VmSwap") or 0)
+
+
 def _reset_high_water() -> bool:
     try:
         _CLEAR_REFS.write_text("5")
@@ -53,6 +60,7 @@ class PeakRSS:
         self._stop = threading.Event()
         self._max = 0
         self._thread: threading.Thread | None = None
+        self.readings_kb: dict[str, int] = {}
 
     def _sample(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -64,7 +72,7 @@ class PeakRSS:
         gc.collect()
         hwm = _reset_high_water() and _status_kb("VmHWM") is not None
         self._base = _status_kb("VmRSS") or 0
-        self._base_anon = _status_kb("RssAnon") or 0
+        self._base_anon = _anon_kb()
         if not hwm:
             self.method = "sampled"
             self._max = self._base
@@ -79,8 +87,13 @@ class PeakRSS:
             peak = max(self._max, _status_kb("VmRSS") or 0)
         else:
             peak = _status_kb("VmHWM") or 0
-        held_anon = (_status_kb("RssAnon") or 0) - self._base_anon
-        self.mb = max(0.0, (peak - self._base) / 1024, held_anon / 1024)
+        end_anon = _anon_kb()
+        self.mb = max(0.0, (peak - self._base) / 1024, (end_anon - self._base_anon) / 1024)
+        # the raw readings, for a figure that looks wrong on an unfamiliar platform
+        self.readings_kb = {
+            "rss_start": self._base, "rss_peak": peak,
+            "anon_start": self._base_anon, "anon_end": end_anon,
+        }  # fmt: skip
 
 
 __all__ = ["PeakRSS"]
