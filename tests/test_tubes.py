@@ -502,3 +502,22 @@ def test_benchmark_scaled_detections_are_distinct_copies(train_dets):
     order = np.lexsort((doubled["frame"], doubled["video"]))
     assert np.array_equal(order, np.arange(len(order)))  # sorted by (video, frame)
     assert len(np.unique(doubled["boxes"], axis=0)) > len(np.unique(train_dets.boxes, axis=0))
+
+
+def test_a_copy_of_the_dataset_in_another_folder_gives_byte_identical_caches(
+    tiny, tmp_path, monkeypatch
+):
+    """The cache is keyed by the videos' content, not the root's location: clones of the
+    repository in different folders write the same files (the same DVC hashes)."""
+    files = {}
+    for clone in ("a", "b"):
+        folder = tmp_path / clone
+        shutil.copytree(tiny, folder / "data")
+        monkeypatch.chdir(folder)
+        dataset = open_dataset("synthetic", "data")  # relative, as dvc.yaml gives it
+        out = folder / "tubes"
+        boxes = detections_from_boxes_npz(folder / "data" / "detections" / "boxes_test.npz")
+        build_tube_cache(dataset, "test", boxes, out, progress=False)
+        files[clone] = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    assert files["a"] == files["b"]
+    assert b"/a/" not in files["a"]["meta.json"]

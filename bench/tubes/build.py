@@ -335,7 +335,7 @@ def build_tube_cache(
         "key": cache_key,
         "t": int(t),
         "split": split,
-        "dataset": {"name": dataset.name, "root": str(Path(dataset.root).resolve())},
+        "dataset": {"name": dataset.name, "root": str(dataset.root)},  # as given: no absolute path
         "detector": jsonable(key or {}),
         "tube_shape": list(tube_shape),
         "dtype": "uint8",

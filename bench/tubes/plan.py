@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -60,6 +59,16 @@ def detections_fingerprint(detections: DetectionsLike) -> dict:
     return {"rows": int(len(video)), "sha256": digest.hexdigest()}
 
 
+def videos_fingerprint(dataset: VideoDataset, split: str) -> dict:
+    """The videos of a split by content, not location: their count, frame total and a SHA-256
+    of ``id:frames`` lines. A copy of the dataset in another folder gives the same key, so the
+    same tubes keep the same cache (and DVC hash) in every clone."""
+    videos = dataset.videos(split)
+    lines = [f"{video.id}:{video.num_frames}" for video in videos]
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return {"videos": len(videos), "frames": sum(v.num_frames for v in videos), "sha256": digest}
+
+
 def edge_policy(split: str, edge: str, train_edge: str) -> str:
     """The video-end policy of ``split`` (module docstring), checked."""
     policy = train_edge if split == "train" else edge
@@ -86,7 +95,7 @@ def tube_cache_key(
         {
             "format": FORMAT_VERSION,
             "dataset": dataset.name,
-            "root": str(Path(dataset.root).resolve()),
+            "videos": videos_fingerprint(dataset, split),
             "split": split,
             "t": int(t),
             "size": TUBE_SIZE,
