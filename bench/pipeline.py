@@ -92,12 +92,15 @@ def run_teachers(
     match: str,
     image_size: int,
     device: str,
+    imagenet_batch: int = 16,
 ) -> np.ndarray:
     """Distillation targets (section 3.3, task 4). ``imagenet=None`` keeps only the detector part
     (test splits); ``detector_weights=None`` only the ImageNet part (the frame level, section
-    3.5)."""
+    3.5); ``imagenet_batch`` crops per ImageNet forward."""
     detections = Detections.load(detections_path)
-    teacher = ImageNetTeacher(imagenet, device=device) if imagenet else None
+    teacher = (
+        ImageNetTeacher(imagenet, device=device, batch_size=imagenet_batch) if imagenet else None
+    )
     with_detector = detector_weights is not None
     needs_detector = with_detector and not bool(detections.has_class_scores.all())
     detector = (

@@ -218,3 +218,29 @@ def test_other_load_is_the_machine_minus_this_process(monkeypatch):
     with bench_load.OtherLoad() as load:
         pass
     assert load.cpus == 1.0
+
+
+@pytest.mark.slow
+def test_imagenet_stage_times_the_reference_at_its_fastest_batch(tiny, tmp_path):
+    from dataclasses import replace
+
+    from conftest import shared_path
+
+    from bench.suite.bench_stages import stage_imagenet
+
+    weights = shared_path("models", "mobilenet_v2_imagenet.torchscript.pt")
+    dataset = open_dataset("synthetic", tiny)
+    detections, _ = load_detections(tiny / "detections" / "boxes_test.npz", "synthetic", None)
+    few = prepare_inputs(dataset, detections, 2, tmp_path, ref_batch=8)
+    few = replace(few, imagenet=str(weights))
+    state: dict = {}
+    mine, theirs, extra = stage_imagenet(few, 1, state)
+    speeds = extra["reference_crops_per_s_by_batch"]
+    assert sorted(speeds) == [8, 16, 32, 64]
+    assert extra["ref_batch"] == max(speeds, key=speeds.get) == state["imagenet_ref_batch"]
+    assert extra["batch"] == 16 and extra["top1_agreement"] == 1.0
+    assert extra["max_abs_diff"] < 1e-3 and mine.items == theirs.items == len(few.table)
+    _, _, again = stage_imagenet(few, 2, state)  # larger scales reuse the batch found at 1x
+    assert (
+        "reference_crops_per_s_by_batch" not in again and again["ref_batch"] == extra["ref_batch"]
+    )

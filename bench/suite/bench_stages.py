@@ -139,15 +139,32 @@ def stage_imagenet(inputs: Inputs, k: int, state: dict) -> tuple[Side, Side, dic
 
     mine, _ = _measure(_timed(ours))
     net = state.setdefault("bare", ref.load_torchscript(teacher.weights))
-    crops = [
-        teacher.crops(inputs.frames, table.boxes[i : i + inputs.ref_batch],
-                      table.frame[i : i + inputs.ref_batch])
-        for i in range(0, len(table), inputs.ref_batch)
-    ]  # fmt: skip
+
+    def batches(size: int) -> list[torch.Tensor]:
+        return [
+            teacher.crops(inputs.frames, table.boxes[i : i + size], table.frame[i : i + size])
+            for i in range(0, len(table), size)
+        ]
+
+    extra: dict = {}
+    if "imagenet_ref_batch" not in state:
+        # the reference at its fastest batch: the bare network's best plain configuration
+        speeds = {}
+        for size in sorted({16, 32, 64, inputs.ref_batch}):
+            crops = batches(size)
+            ref.plain_classifier(net, crops[:1])  # warm-up
+            n, seconds, _ = ref.plain_classifier(net, crops)
+            speeds[size] = round(n / seconds, 1)
+        state["imagenet_ref_batch"] = max(speeds, key=speeds.get)
+        extra["reference_crops_per_s_by_batch"] = speeds
+    size = state["imagenet_ref_batch"]
+    crops = batches(size)
     ref.plain_classifier(net, crops[:1])  # warm-up
     theirs, (logits,) = _measure(lambda: ref.plain_classifier(net, crops))
     ours_logits = np.load(path)
-    extra = {
+    extra |= {
+        "batch": teacher.batch_size,
+        "ref_batch": size,
         "top1_agreement": float((ours_logits.argmax(1) == logits.argmax(1)).mean()),
         "max_abs_diff": float(np.abs(ours_logits - logits).max()),
     }
