@@ -59,15 +59,8 @@ def _scripted_status(monkeypatch, readings: list[dict[str, int]]) -> None:
     second (kB); the high-water reset succeeds."""
     from bench.suite import bench_memory
 
-    calls = {"n": 0}
-
-    def status_kb(field: str) -> int:
-        reading = readings[min(calls["n"], 1)]
-        if field == "VmSwap":  # the last field read on entry
-            calls["n"] += 1
-        return reading.get(field, 0)
-
-    monkeypatch.setattr(bench_memory, "_status_kb", status_kb)
+    script = iter(readings)
+    monkeypatch.setattr(bench_memory, "_status", lambda: next(script))
     monkeypatch.setattr(bench_memory, "_reset_high_water", lambda: True)
 
 

@@ -25,20 +25,23 @@ _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
-def _status_kb(field: str) -> int | None:
-    """A ``kB`` field of ``/proc/self/status`` (``None`` off Linux)."""
+def _status() -> dict[str, int]:
+    """The ``kB`` fields of ``/proc/self/status``, read once (empty off Linux)."""
     try:
-        for line in _STATUS.read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
+        text = _STATUS.read_text()
     except OSError:
-        return None
-    return None
+        return {}
+    fields = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if value.strip().endswith("kB"):
+            fields[name] = int(value.split()[0])
+    return fields
 
 
-def _anon_kb() -> int:
+def _anon_kb(status: dict[str, int]) -> int:
     """Anonymous memory the process holds, resident or swapped out (kB)."""
-    return (_status_kb("RssAnon") or 0) + (_status_kb("VmSwap") or 0)
+    return status.get("RssAnon", 0) + status.get("VmSwap", 0)
 
 
 def _reset_high_water() -> bool:
@@ -64,15 +67,17 @@ class PeakRSS:
 
     def _sample(self) -> None:
         while not self._stop.wait(self.interval_s):
-            self._max = max(self._max, _status_kb("VmRSS") or 0)
+            self._max = max(self._max, _status().get("VmRSS", 0))
 
     def __enter__(self) -> PeakRSS:
         # garbage of earlier work is freed first and the base read after the reset: memory
         # released during the block could otherwise hide the block's own peak
         gc.collect()
-        hwm = _reset_high_water() and _status_kb("VmHWM") is not None
-        self._base = _status_kb("VmRSS") or 0
-        self._base_anon = _anon_kb()
+        reset = _reset_high_water()
+        status = _status()
+        hwm = reset and "VmHWM" in status
+        self._base = status.get("VmRSS", 0)
+        self._base_anon = _anon_kb(status)
         if not hwm:
             self.method = "sampled"
             self._max = self._base
@@ -81,13 +86,13 @@ class PeakRSS:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._thread is not None:
+        sampled = self._thread is not None
+        if sampled:
             self._stop.set()
             self._thread.join()
-            peak = max(self._max, _status_kb("VmRSS") or 0)
-        else:
-            peak = _status_kb("VmHWM") or 0
-        end_anon = _anon_kb()
+        status = _status()
+        peak = max(self._max, status.get("VmRSS", 0)) if sampled else status.get("VmHWM", 0)
+        end_anon = _anon_kb(status)
         self.mb = max(0.0, (peak - self._base) / 1024, (end_anon - self._base_anon) / 1024)
         # the raw readings, for a figure that looks wrong on an unfamiliar platform
         self.readings_kb = {
