@@ -51,6 +51,26 @@ def test_standardised_heads_have_the_statistics_they_were_given():
     assert np.allclose(combine_heads(test, tasks), rows["eq6"])
 
 
+def test_combinations_average_only_the_heads_eq6_averages():
+    # frame level without detector probabilities: eq. (6) drops T4, its own row stays
+    rng = np.random.default_rng(1)
+    test = {name: rng.normal(size=50) for name in ("arrow", "middle", "distill")}
+    rows = combined_scores(test, test, ("arrow", "middle"))
+    assert np.allclose(rows["eq6"], (test["arrow"] + test["middle"]) / 2)
+    assert np.allclose(
+        rows["zscore_test"],
+        np.mean(
+            list(
+                standardise(
+                    {k: test[k] for k in ("arrow", "middle")}, head_statistics(test)
+                ).values()
+            ),
+            axis=0,
+        ),
+    )
+    assert {"arrow_alone", "middle_alone", "distill_alone"} <= set(rows)
+
+
 def test_head_scale_errors_are_named():
     heads = {"arrow": np.ones(3)}
     with pytest.raises(ParameterError, match="head_scale must be one of"):
@@ -63,6 +83,18 @@ def test_cli_choices_are_the_score_modules():
     from bench.cli.args import HEAD_SCALE_CHOICES
 
     assert HEAD_SCALE_CHOICES == HEAD_SCALES
+
+
+def test_cli_imagenet_terms_are_the_score_modules():
+    from bench.cli import build_parser
+    from bench.score.objects import IMAGENET_TERMS
+
+    for command in ("score", "head-scale"):
+        action = next(
+            a for a in build_parser()._subparsers._group_actions[0].choices[command]._actions
+            if a.dest == "imagenet_term"
+        )  # fmt: skip
+        assert tuple(action.choices) == tuple(IMAGENET_TERMS) and action.default == "none"
 
 
 @pytest.mark.slow

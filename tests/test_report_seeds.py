@@ -69,6 +69,12 @@ def test_head_scale_rows_per_run_and_combination(tmp_path):
     spread = head_scale_table(MetricsDir(tmp_path)).iloc[-2:]
     assert list(spread["run"]) == ["mean ± std (n=2)"] * 2
     assert list(spread["auc_micro"]) == ["83.0 ± 4.2", "87.0 ± 4.2"]
+    before = head_scale_table(MetricsDir(tmp_path))
+    write(tmp_path / "ped2" / "head_scale_frame.json", {"rows": {"eq6": {"auc_micro": 0.59}}})
+    with_frame = head_scale_table(MetricsDir(tmp_path))
+    assert list(with_frame.iloc[-1][["run", "auc_micro"]]) == ["frame level", "59.0"]
+    # the frame level is its own row, never pooled into the object level's mean ± std
+    assert with_frame.iloc[:-1].equals(before)
 
 
 def test_seeds_stage_rows_are_read_from_their_evaluation(tmp_path):

@@ -71,6 +71,17 @@ def add_head_scale_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_imagenet_term_argument(parser: argparse.ArgumentParser) -> None:
+    """Eq. (6)'s T4 term at frame level (bench.score.objects.score_tasks)."""
+    parser.add_argument(
+        "--imagenet-term",
+        choices=["none", "probabilities"],
+        default="none",
+        help="frame level (targets without detector probabilities): eq. (6) without its T4 term "
+        "(none, default) or with T4 on ImageNet softmax probabilities; never raw logits",
+    )
+
+
 def add_test_inputs(parser: argparse.ArgumentParser) -> None:
     """The test split's tube cache and its detector class probabilities (eq. 6's T4)."""
     parser.add_argument("--tubes", required=True, type=Path, help="test tube cache")

@@ -10,6 +10,7 @@ from pathlib import Path
 from bench.cli.args import (
     add_bootstrap_argument,
     add_dataset_arguments,
+    add_imagenet_term_argument,
     add_localization_arguments,
     add_map_arguments,
     add_test_inputs,
@@ -72,6 +73,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", required=True, type=Path, help="checkpoint to score")
     add_test_inputs(parser)
     add_validation_inputs(parser, required=True)
+    add_imagenet_term_argument(parser)
     add_map_arguments(parser)
     add_localization_arguments(parser)
     add_bootstrap_argument(parser)
@@ -121,6 +123,7 @@ def cmd_head_scale(args: argparse.Namespace) -> int:
         resamples=args.bootstrap,
         alpha=args.alpha,
         beta=args.beta,
+        imagenet_term=args.imagenet_term,
     )
     for name, row in table["rows"].items():
         print(

@@ -10,6 +10,7 @@ from bench import paper
 from bench.cli.args import (
     add_dataset_arguments,
     add_head_scale_argument,
+    add_imagenet_term_argument,
     add_map_arguments,
     add_test_inputs,
     add_validation_inputs,
@@ -216,13 +217,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
         type=Path,
         help="also each head's own frame scores, for the per-head AUCs of `evaluate --heads`",
     )
-    score.add_argument(
-        "--imagenet-term",
-        choices=["none", "probabilities"],
-        default="none",
-        help="frame level (targets without detector probabilities): eq. (6) without its T4 term "
-        "(none, default) or with T4 on ImageNet softmax probabilities; never raw logits",
-    )
+    add_imagenet_term_argument(score)
     add_head_scale_argument(score)
     add_validation_inputs(score)
     score.set_defaults(func=cmd_score)

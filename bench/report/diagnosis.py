@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -326,16 +327,22 @@ HEAD_SCALE_COLUMNS = ["run", "combination", *AUC_KEYS, "micro 95% CI"]
 
 
 def head_scale_table(metrics: MetricsDir) -> pd.DataFrame:
-    """Per Ped2 run scored by ``ssmtl head-scale``: each combination of eq. (6)'s heads; with
-    several runs, each combination's mean ± std over them."""
+    """Per Ped2 object-level run scored by ``ssmtl head-scale``: each combination of eq. (6)'s
+    heads; with several runs, each combination's mean ± std over them; then the frame level's
+    (``head_scale_frame.json``), never pooled with the object level."""
     rows, by_combination = [], {}
-    paths = sorted((metrics.root / "ped2" / "head_scale").glob("*.json"))
-    for path in paths:
+
+    def add(run: str, path: Path, pooled: bool) -> None:
         for name, row in read_json(path).get("rows", {}).items():
             ci = row.get("ci95", {}).get("auc_micro")
             interval = f"[{100 * ci['low']:.1f}, {100 * ci['high']:.1f}]" if ci else NA
-            rows.append([path.stem, name, *[pct(row.get(k)) for k in AUC_KEYS], interval])
-            by_combination.setdefault(name, []).append(row)
+            rows.append([run, name, *[pct(row.get(k)) for k in AUC_KEYS], interval])
+            if pooled:
+                by_combination.setdefault(name, []).append(row)
+
+    paths = sorted((metrics.root / "ped2" / "head_scale").glob("*.json"))
+    for path in paths:
+        add(path.stem, path, pooled=True)
     if len(paths) > 1:
         for name, runs in by_combination.items():
             cells = [
@@ -343,4 +350,7 @@ def head_scale_table(metrics: MetricsDir) -> pd.DataFrame:
                 for k in AUC_KEYS
             ]
             rows.append([f"mean ± std (n={len(runs)})", name, *cells, NA])
+    frame = metrics.root / "ped2" / "head_scale_frame.json"
+    if frame.is_file():
+        add("frame level", frame, pooled=False)
     return pd.DataFrame(rows, columns=HEAD_SCALE_COLUMNS)

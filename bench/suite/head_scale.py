@@ -26,6 +26,7 @@ from bench.io import write_json
 from bench.paper import TRAIN_FRACTION
 from bench.score import MapConfig, frame_sizes, object_scores
 from bench.score.heads import head_statistics, standardise
+from bench.score.objects import score_tasks
 from bench.suite.convergence import auc_row
 from bench.train import load_checkpoint
 from bench.tubes import TubeCache
@@ -34,18 +35,21 @@ COMBINATIONS = ("eq6", "zscore_validation", "zscore_test")
 
 
 def combined_scores(
-    test: dict[str, np.ndarray], validation: dict[str, np.ndarray]
+    test: dict[str, np.ndarray],
+    validation: dict[str, np.ndarray],
+    tasks: tuple[str, ...] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The object scores of every combination (module docstring) and of each head alone; the
-    first two are :func:`bench.score.heads.combine_heads`' head scales."""
-    tasks = tuple(test)
+    """The object scores of every combination (module docstring) of the heads ``tasks``
+    (default: all) and of each head alone; the first two are
+    :func:`bench.score.heads.combine_heads`' head scales."""
+    tasks = tuple(test) if tasks is None else tasks
     mean = lambda heads: np.mean([heads[t] for t in tasks], axis=0)  # noqa: E731
     out = {
         "eq6": mean(test),
         "zscore_validation": mean(standardise(test, head_statistics(validation))),
         "zscore_test": mean(standardise(test, head_statistics(test))),
     }
-    out.update({f"{task}_alone": test[task] for task in tasks})
+    out.update({f"{task}_alone": values for task, values in test.items()})
     return out
 
 
@@ -61,9 +65,12 @@ def head_scale_experiment(
     resamples: int = 1000,
     alpha: float = 0.1,
     beta: float = 0.1,
+    imagenet_term: str = "none",
 ) -> dict:
     """Score ``checkpoint`` on the test objects and the validation objects of ``train_tubes``,
-    evaluate every combination like ``ssmtl evaluate`` and write the table to ``out``."""
+    evaluate every combination like ``ssmtl evaluate`` and write the table to ``out``. The
+    combinations average the heads eq. (6) averages (:func:`~bench.score.objects.score_tasks`:
+    at frame level with ``imagenet_term="none"``, all but T4); every head also has its row."""
     model, _, t = load_checkpoint(checkpoint)
     test_cache, train_cache = TubeCache.open(test_tubes), TubeCache.open(train_tubes)
     for cache in (test_cache, train_cache):
@@ -74,12 +81,16 @@ def head_scale_experiment(
     validation = object_scores(
         model, train_cache, load(train_targets), rows=val_rows, desc="validation objects"
     )
-    test = object_scores(model, test_cache, load(test_targets))
+    targets = load(test_targets)
+    test = object_scores(model, test_cache, targets)
+    n_targets = None if targets is None else targets.shape[1]
+    combined = score_tasks(model.tasks, n_targets, imagenet_term)
     validation, test = ({task: h[task] for task in model.tasks} for h in (validation, test))
     table: dict = {
         "checkpoint": str(checkpoint),
         "validation_objects": len(val_rows),
         "test_objects": len(test_cache),
+        "combined_heads": list(combined),
         "head_std": {
             "validation": {k: s for k, (_, s) in head_statistics(validation).items()},
             "test": {k: s for k, (_, s) in head_statistics(test).items()},
@@ -87,7 +98,7 @@ def head_scale_experiment(
         "rows": {},
     }
     sizes = frame_sizes(dataset)
-    for name, scores in combined_scores(test, validation).items():
+    for name, scores in combined_scores(test, validation, combined).items():
         row = auc_row(dataset, test_cache, scores, sizes, config, alpha, beta, resamples)
         table["rows"][name] = row
         write_json(out, table)  # rewritten after each row: a stopped run keeps what it finished
