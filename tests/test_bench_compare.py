@@ -190,9 +190,8 @@ def test_performance_table_from_the_json(tmp_path):
 def test_a_benchmark_on_a_loaded_machine_is_flagged():
     from bench.report.performance import load_flag
 
-    assert load_flag({"load_average": [2.9, 3.1, 2.2], "cpus": 2}).startswith("⚠ loaded machine")
-    assert load_flag({"load_average": [0.4, 0.3, 0.2], "cpus": 2}) == "none"
     assert load_flag({}) == "load not recorded"
+    assert load_flag({"load_average": [2.9, 3.1, 2.2], "cpus": 2}) == "load not recorded"
     # recorded as the CPUs other processes used: the benchmark's own threads do not count
     assert load_flag({"other_cpus": 0.1, "load_average": [2.0, 2.0, 2.0], "cpus": 2}) == "none"
     assert load_flag({"other_cpus": 1.2, "cpus": 2}).startswith("⚠ loaded machine")

@@ -32,21 +32,15 @@ COLUMNS = [
 def load_flag(env: dict) -> str:
     """A flag when other jobs shared the machine while the benchmark ran, so that ratios and
     scaling are noise: other processes kept more than a quarter of the CPUs busy on average
-    (``other_cpus``); files written before that was recorded fall back to the 1-minute load
-    average at the end, which counts the benchmark's own threads (above half the cores)."""
+    (``other_cpus``; the load average is no measure: it counts the benchmark's own threads)."""
     cpus, others = env.get("cpus"), env.get("other_cpus")
-    if cpus and others is not None:
-        if others > 0.25 * cpus:
-            return (
-                f"⚠ loaded machine: other jobs kept {others:.1f} of {cpus} CPUs busy "
-                "(rerun on a quiet one)"
-            )
-        return "none"
-    load = env.get("load_average")
-    if not load or not cpus:
+    if not cpus or others is None:
         return "load not recorded"
-    if load[0] > 0.5 * cpus:
-        return f"⚠ loaded machine: load {load[0]:.1f} on {cpus} cores (rerun on a quiet one)"
+    if others > 0.25 * cpus:
+        return (
+            f"⚠ loaded machine: other jobs kept {others:.1f} of {cpus} CPUs busy "
+            "(rerun on a quiet one)"
+        )
     return "none"
 
 
