@@ -90,6 +90,24 @@ def test_train_refuses_another_datasets_cache(tiny, tmp_path):
     assert not (tmp_path / "m.pt").exists()
 
 
+@pytest.mark.slow  # builds a tiny tube cache and trains one epoch
+def test_train_metrics_record_what_precision_auto_resolved_to(tiny, tmp_path, monkeypatch):
+    import json
+
+    import torch
+
+    from bench.pipeline import run_train
+    from bench.train import TrainConfig, use_bf16
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    config = TrainConfig(tasks=("middle",), epochs=1, batch_size=8, device="cpu")
+    run_train(tiny.cache.root, None, config, tmp_path / "m.pt", tmp_path / "m.json", "synthetic")
+    recorded = json.loads((tmp_path / "m.json").read_text())["config"]
+    native = use_bf16("auto", torch.device("cpu"))
+    assert recorded["precision"] == "auto"
+    assert recorded["autocast"] == ("bf16" if native else "fp32")
+
+
 @pytest.mark.slow  # builds a tiny tube cache
 def test_teachers_of_other_detections_are_refused(tiny, tmp_path):
     from bench.pipeline import load_subsampled
