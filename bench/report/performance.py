@@ -16,9 +16,9 @@ import pandas as pd
 #: What each stage's reference is (``ssmtl bench compare``, bench/suite/bench_reference.py).
 REFERENCES = {
     "tubes": "per-object crop + cv2.resize loop",
-    "imagenet": "bare TorchScript network, batch 32, fp32, channels-last",
+    "imagenet": "bare TorchScript network at its fastest batch of 16/32/64, fp32, channels-last",
     "detector": "YOLO.predict per frame",
-    "train": "plain eq. (5) loop on random tensors",
+    "train": "plain eq. (5) loop on random tensors, fp32",
     "score": "plain forward of the four heads",
     "fps": "paper: 23 FPS, GTX 1080 Ti",
 }

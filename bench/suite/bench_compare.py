@@ -9,9 +9,9 @@ stage     ours                                            reference
 ========  ==============================================  ==========================================
 tubes     :func:`bench.tubes.build_tube_cache` (3.1)      per-object crop + ``cv2.resize`` loop
 imagenet  :func:`bench.teachers.teacher_targets` (3.3),   the bare TorchScript network on the same
-          decoding and cropping included                  crops, batch 32, fp32, channels-last
+          decoding and cropping included                  crops at its fastest batch, fp32, ch.-last
 detector  :class:`bench.teachers.DetectorTeacher` (3.3)   ``YOLO.predict`` once per frame
-train     :func:`bench.train.run_epoch` incl. loading     plain eq. (5) loop on random tensors
+train     :func:`bench.train.run_epoch` incl. loading     plain eq. (5) loop on random tensors, fp32
 score     :func:`bench.score.object_scores` (3.4)         plain forward of the four heads
 fps       :func:`bench.suite.bench_fps.benchmark_fps`     the paper's 23 FPS (GTX 1080 Ti, 6.2)
 ========  ==============================================  ==========================================
