@@ -42,14 +42,7 @@ from bench.score import (
 from bench.score.heads import check_head_scale
 from bench.tasks import tubes_to_float
 from bench.teachers import DetectorTeacher, ImageNetTeacher, teacher_targets
-from bench.train import (
-    TrainConfig,
-    load_checkpoint,
-    pick_device,
-    save_checkpoint,
-    train,
-    use_bf16,
-)
+from bench.train import TrainConfig, load_checkpoint, pick_device, save_checkpoint, train, use_bf16
 from bench.tubes import TubeCache, build_tube_cache
 from bench.tubes.plan import DetectionsMismatch
 from bench.weights import resolve_weights
@@ -273,7 +266,6 @@ def run_train(
                 "t": cache.t,
                 "level": level,
                 "train_frame_stride": train_frame_stride(cache) * frame_stride,
-                # what `precision: auto` resolved to on this machine (bf16 where it is native)
                 "autocast": "bf16" if use_bf16(config.precision, device) else "fp32",
             },
         }

@@ -236,3 +236,17 @@ def test_imagenet_stage_times_the_reference_at_its_fastest_batch(tiny, tmp_path)
     assert (
         "reference_crops_per_s_by_batch" not in again and again["ref_batch"] == extra["ref_batch"]
     )
+
+
+@pytest.mark.slow
+def test_train_stage_times_the_opt_in_bf16_beside_the_fp32_default(inputs):
+    from dataclasses import replace
+
+    from bench.suite.bench_stages import stage_train
+
+    mine, theirs, extra = stage_train(replace(inputs, bf16=True), 1, {})
+    assert extra["dtype"] == "fp32"  # precision auto on a CPU
+    assert extra["bf16"]["fp32_samples_per_s"] == pytest.approx(mine.per_s)
+    assert extra["bf16"]["samples_per_s"] > 0
+    _, _, at_2x = stage_train(replace(inputs, bf16=True), 2, {})
+    assert "bf16" not in at_2x  # measured once, at 1x

@@ -180,8 +180,9 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
         "--precision",
         choices=["auto", "fp32", "bf16"],
         default="auto",
-        help="auto (default): bf16 autocast where the device computes bf16 natively (CUDA, "
-        "AVX-512 BF16 or AMX CPUs), else fp32 (emulated bf16 is ~20x slower)",
+        help="auto (default): bf16 autocast on a CUDA device that computes bf16 natively, else "
+        "fp32; bf16 on a CPU is opt-in: ~1.8x faster where native (AVX-512 BF16) but not "
+        "deterministic run to run, ~20x slower where emulated",
     )
     train.add_argument(
         "--frame-stride",

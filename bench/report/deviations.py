@@ -47,8 +47,9 @@ REASONS = {
     "head_scale": "eq. (6)'s heads live on scales up to 80x apart, so its plain mean is mostly "
     "T1+T2; standardised with validation-object statistics (no test data), Ped2 s10_seed0 "
     "RBDC 52.1 -> 65.2, micro 90.1 -> 89.7 (docs/ped2.md, head-scale suspect)",
-    "precision": "bf16 autocast only where the device computes bf16 natively (paper: a GPU); "
-    "emulated bf16 on an AVX2 CPU is ~20x slower than fp32",
+    "precision": "bf16 autocast only on a CUDA device with native bf16 (paper: a GPU); fp32 on "
+    "every CPU: native bf16 (AVX-512 BF16) trains 1.8x faster but not deterministically, "
+    "emulated bf16 (AVX2) is ~20x slower",
 }
 NO_REASON = "no reason recorded (bench/report/deviations.py REASONS)"
 NOT_SET = "not set in params.yaml"

@@ -191,8 +191,13 @@ def format_report(report: dict) -> str:
             f"peak memory {figures['memory_growth_mb']:+.0f} MB"
         )
     for row in report["rows"]:
-        if "bf16" in row:
-            b = row["bf16"]
+        b = row.get("bf16")
+        if b and row["stage"] == "train":
+            lines.append(
+                f"train bf16 autocast (opt-in): {b['samples_per_s']:.1f} samples/s vs fp32 "
+                f"{b['fp32_samples_per_s']:.1f}"
+            )
+        elif b:
             lines.append(
                 f"imagenet bf16 autocast: {b['bf16_crops_per_s']:.1f} crops/s vs fp32 "
                 f"{b['fp32_crops_per_s']:.1f}; top-1 agreement {b['top1_agreement']:.3f}, "

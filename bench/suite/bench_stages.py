@@ -244,7 +244,15 @@ def stage_train(inputs: Inputs, k: int, state: dict) -> tuple[Side, Side, dict]:
     steps = inputs.train_steps * k
     theirs, _ = _measure(lambda: ref.plain_train(inputs.arch, inputs.train_batch, steps, inputs.t))
     dtype = "bf16" if use_bf16(config.precision, torch.device("cpu")) else "fp32"
-    return mine, theirs, {"dtype": dtype, "batch": inputs.train_batch}
+    extra: dict = {"dtype": dtype, "batch": inputs.train_batch}
+    if inputs.bf16 and k == 1 and dtype == "fp32":  # the opt-in precision, same rows and model
+        config = replace(config, precision="bf16")
+        warm = rows[: inputs.train_batch]
+        with quiet():
+            run_epoch(model, cache, teachers, warm, config, optimizer, rng, "")
+        bf16, _ = _measure(_timed(ours))
+        extra["bf16"] = {"samples_per_s": bf16.per_s, "fp32_samples_per_s": mine.per_s}
+    return mine, theirs, extra
 
 
 def stage_score(inputs: Inputs, k: int, state: dict) -> tuple[Side, Side, dict]:
