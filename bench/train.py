@@ -35,23 +35,17 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bf16 in hardware: CUDA with bf16 support, or a CPU with
-    AVX-512 BF16 / AMX (oneDNN's check). Elsewhere bf16 is emulated: on this project's AVX2 CPU
-    a training step runs ~20x slower in bf16 autocast than in fp32 (docs/performance.md)."""
+    """Whether ``device`` computes bf16 in hardware: CUDA with bf16, a CPU with AVX-512 BF16."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def use_bf16(precision: str, device: torch.device) -> bool:
-    """bf16 autocast for ``precision`` on ``device``. ``auto``: on a CUDA device that computes
-    bf16 natively, never on a CPU: on an AVX-512 BF16 CPU bf16 autocast trains ~1.8x faster but
-    two runs of one seed give different weights (resuming no longer equals an uninterrupted run)
-    and a tiny synthetic run once ended with NaN weights (docs/performance.md); ``bf16`` asks for
-    it anyway."""
-    return precision == "bf16" or (
-        precision == "auto" and device.type == "cuda" and native_bf16(device)
-    )
+    """bf16 autocast for ``precision``; ``auto``: on a native-bf16 CUDA device only (on a CPU with
+    native bf16, 1.8x faster but not deterministic; emulated, ~20x slower: docs/deviations.md)."""
+    native_cuda = device.type == "cuda" and native_bf16(device)
+    return precision == "bf16" or (precision == "auto" and native_cuda)
 
 
 @dataclass
