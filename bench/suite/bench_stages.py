@@ -232,25 +232,27 @@ def stage_train(inputs: Inputs, k: int, state: dict) -> tuple[Side, Side, dict]:
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     rng = np.random.default_rng(0)
     rows = np.resize(np.arange(len(cache)), inputs.train_batch * inputs.train_steps * k)
-    with quiet():
-        run_epoch(model, cache, teachers, rows[: inputs.train_batch], config, optimizer, rng, "")
 
-    def ours() -> int:
+    def timed_epoch(precision: str) -> Side:
+        """One warm-up step, then ``rows`` timed, at ``precision`` (same model and rows)."""
+        run = replace(config, precision=precision)
         with quiet():
-            run_epoch(model, cache, teachers, rows, config, optimizer, rng, "bench")
-        return len(rows)
+            run_epoch(model, cache, teachers, rows[: inputs.train_batch], run, optimizer, rng, "")
 
-    mine, _ = _measure(_timed(ours))
+        def ours() -> int:
+            with quiet():
+                run_epoch(model, cache, teachers, rows, run, optimizer, rng, "bench")
+            return len(rows)
+
+        return _measure(_timed(ours))[0]
+
+    mine = timed_epoch(config.precision)
     steps = inputs.train_steps * k
     theirs, _ = _measure(lambda: ref.plain_train(inputs.arch, inputs.train_batch, steps, inputs.t))
     dtype = "bf16" if use_bf16(config.precision, torch.device("cpu")) else "fp32"
     extra: dict = {"dtype": dtype, "batch": inputs.train_batch}
-    if inputs.bf16 and k == 1 and dtype == "fp32":  # the opt-in precision, same rows and model
-        config = replace(config, precision="bf16")
-        warm = rows[: inputs.train_batch]
-        with quiet():
-            run_epoch(model, cache, teachers, warm, config, optimizer, rng, "")
-        bf16, _ = _measure(_timed(ours))
+    if inputs.bf16 and k == 1 and dtype == "fp32":  # the opt-in precision beside the default
+        bf16 = timed_epoch("bf16")
         extra["bf16"] = {"samples_per_s": bf16.per_s, "fp32_samples_per_s": mine.per_s}
     return mine, theirs, extra
 
