@@ -366,7 +366,7 @@ def resume(
             file=path,
             fix="delete the folder to start afresh or restore those settings",
         )
-    model.load_state_dict(data["model"])
+    model.load_weights(data["model"], path)
     optimizer.load_state_dict(data["optimizer"])
     torch.set_rng_state(data["torch_rng"])
     rng.bit_generator.state = json.loads(data["numpy_rng"])
@@ -396,5 +396,5 @@ def load_checkpoint(path: Path, device: str = "cpu") -> tuple[SSMTL, TrainConfig
     distill = data["state_dict"].get("heads.distill.fc.weight")
     n_distill = distill.shape[0] if distill is not None else N_DISTILL
     model = SSMTL(config.arch, config.tasks, n_distill=n_distill)
-    model.load_state_dict(data["state_dict"])
+    model.load_weights(data["state_dict"], path)
     return model.to(device).eval(), config, int(data["t"])

@@ -22,10 +22,10 @@ def test_contiguous_encoder_computes_the_same():
     model = SSMTL("shallow_narrow").eval()
     x = torch.rand(2, 3, 7, 64, 64)
     with torch.no_grad():
-        expected = model.encoder(x)
+        expected = model.encoder(x, "arrow")
         _contiguous_encoder(model)
-        got = model.encoder(x)
-    assert model.encoder.layers[0][0].weight.is_contiguous()  # the default layout
+        got = model.encoder(x, "arrow")
+    assert model.encoder.layers[0].conv.weight.is_contiguous()  # the default layout
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 
 

@@ -11,9 +11,11 @@ from bench.model import (
     SSMTL,
     TASKS,
     ClassificationHead,
+    EncoderConv,
     GlobalTemporalMaxPool3d,
     MiddleBoxDecoder,
     SharedCNN,
+    TaskBatchNorm3d,
     count_layers,
 )
 
@@ -75,14 +77,12 @@ def test_encoder_layers(arch, models):
     ]
     assert [tuple(p.stride) for p in pools] == [(1, 2, 2)] * (N_POOLS[arch] - 1) + [(None, 2, 2)]
     assert isinstance(pools[-1], GlobalTemporalMaxPool3d)
-    # every Conv3d is followed by BatchNorm3d (of its width) and ReLU
-    seq = leaves(encoder)
-    for i, m in enumerate(seq):
-        if isinstance(m, nn.Conv3d):
-            assert (
-                isinstance(seq[i + 1], nn.BatchNorm3d) and seq[i + 1].num_features == m.out_channels
-            )
-            assert isinstance(seq[i + 2], nn.ReLU)
+    # every Conv3d is followed by batch norm (of its width, statistics per task) and ReLU
+    blocks = [m for m in encoder.modules() if isinstance(m, EncoderConv)]
+    assert [b.conv for b in blocks] == convs
+    for b in blocks:
+        assert isinstance(b.bn, TaskBatchNorm3d) and b.bn.num_features == b.conv.out_channels
+        assert b.bn.tasks == TASKS and isinstance(b.relu, nn.ReLU)
     # the encoder parameters follow from Table 1 alone: conv weights + biases, BN scale + shift
     widths = [3] + CONV_WIDTHS[arch]
     assert n_params(encoder) == sum(
@@ -143,7 +143,12 @@ def test_temporal_pooling_is_global(arch, models):
     s = 64 // 2 ** N_POOLS[arch]
     with torch.no_grad():
         for t in (1, 7):  # T = 2..9 is covered by test_output_shapes
-            assert encoder(torch.rand(1, 3, t, 64, 64)).shape == (1, CONV_WIDTHS[arch][-1], s, s)
+            assert encoder(torch.rand(1, 3, t, 64, 64), "arrow").shape == (
+                1,
+                CONV_WIDTHS[arch][-1],
+                s,
+                s,
+            )
     x = torch.randn(2, 5, 7, 8, 8)
     expected = nn.functional.max_pool2d(x.amax(dim=2), 2).unsqueeze(2)
     assert torch.equal(GlobalTemporalMaxPool3d()(x), expected)
@@ -183,7 +188,7 @@ def test_custom_distill_size_and_bad_arguments():
     with pytest.raises(ValueError, match="subset"):
         SSMTL(tasks=("arrow", "jigsaw"))
     with pytest.raises(ValueError, match="expected input"):
-        SharedCNN()(torch.rand(1, 3, 5, 32, 32))
+        SharedCNN()(torch.rand(1, 3, 5, 32, 32), "arrow")
 
 
 def test_deterministic_forward_and_backward():
@@ -219,7 +224,7 @@ def test_deterministic_forward_and_backward():
 
 @pytest.mark.parametrize("tasks", [TASKS, ("arrow", "middle"), ("motion", "distill")])
 def test_sequence_logits_equal_the_heads_one_by_one(tasks):
-    """Eq. (6) at inference: T1 and T2 score the same sequence, so one encoder pass serves both."""
+    """Eq. (6) at inference: T1 and T2 score the same sequence, each with its own statistics."""
     torch.manual_seed(0)
     model = SSMTL("shallow_narrow", tasks).eval()
     x = torch.rand(5, 3, 7, 64, 64)
@@ -229,6 +234,27 @@ def test_sequence_logits_equal_the_heads_one_by_one(tasks):
         for task, logits in shared.items():
             assert logits.shape == (5, 2)
             torch.testing.assert_close(logits, getattr(model, task)(x), rtol=0, atol=1e-6)
+
+
+def test_batch_norm_statistics_are_kept_per_task():
+    """A pass of one task (T4's single frame, far from T1's input) leaves the running statistics
+    another task normalises with in eval mode untouched; the affine parameters are shared."""
+    torch.manual_seed(0)
+    mixed, alone = SSMTL("shallow_narrow"), SSMTL("shallow_narrow")
+    alone.load_state_dict(mixed.state_dict())
+    x, single = torch.rand(8, 3, 7, 64, 64), 5 * torch.rand(8, 3, 1, 64, 64) + 3
+    with torch.no_grad():
+        for _ in range(3):
+            mixed.arrow(x), mixed.distill(single)
+            alone.arrow(x)
+        mixed.eval(), alone.eval()
+        torch.testing.assert_close(mixed.arrow(x), alone.arrow(x), rtol=0, atol=1e-6)
+        assert not torch.allclose(mixed.distill(single), alone.distill(single), atol=1e-3)
+    bn = mixed.encoder.layers[0].bn
+    assert not torch.allclose(bn.running_mean_arrow, bn.running_mean_distill)
+    assert {n for n, _ in bn.named_parameters()} == {"weight", "bias"}
+    with pytest.raises(ValueError, match="no batch norm statistics"):
+        SSMTL("shallow_narrow", ("middle",)).encoder(x, "arrow")
 
 
 def test_sequence_logits_needs_arrow_or_motion():

@@ -22,6 +22,7 @@ import bench.train as train_module
 from bench.data import open_dataset
 from bench.data.synth import generate
 from bench.detection import load_precomputed
+from bench.errors import InputError
 from bench.model import TASKS
 from bench.paper import BATCH_SIZE as PAPER_BATCH_SIZE
 from bench.tasks import joint_loss, task_losses
@@ -527,3 +528,19 @@ def test_old_checkpoint_config_with_bf16_flag_loads():
     values = {**asdict(TrainConfig(**CONFIG)), "bf16": True}
     del values["precision"]
     assert train_module.config_from_dict(values).precision == "auto"
+
+
+def test_checkpoint_with_shared_batch_norm_statistics_is_a_named_error(tmp_path):
+    """Weights written before the shared CNN kept batch norm statistics per task do not load."""
+    state = train_module.SSMTL("shallow_narrow").state_dict()
+    legacy = {}
+    for name, value in state.items():
+        for stat in ("running_mean", "running_var"):
+            if f".bn.{stat}_" in name:
+                name = f"{name.split(f'.bn.{stat}_')[0]}.bn.{stat}"
+        legacy[name] = value
+    path = tmp_path / "ssmtl.pt"
+    torch.save({"state_dict": legacy, "config": asdict(TrainConfig(**CONFIG)), "t": 1}, path)
+    with pytest.raises(InputError, match="do not fit this model.*train again") as error:
+        load_checkpoint(path)
+    assert str(path) in str(error.value)

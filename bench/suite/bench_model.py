@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import time
-import types
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -27,12 +26,8 @@ from bench.paper import LEARNING_RATE
 def _contiguous_encoder(model: SSMTL) -> None:
     """The encoder in the default (contiguous) layout: weights and input, instead of the
     channels-last 3D layout :class:`bench.model.SharedCNN` picks."""
-    encoder = model.encoder.to(memory_format=torch.contiguous_format)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x.contiguous()).squeeze(2)
-
-    encoder.forward = types.MethodType(forward, encoder)
+    model.encoder.memory_format = torch.contiguous_format
+    model.encoder.to(memory_format=torch.contiguous_format)
 
 
 def benchmark_model(
