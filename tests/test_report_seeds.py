@@ -111,3 +111,30 @@ def test_readme_results_table_has_the_seed_mean_row_below_seed_0(tmp_path):
         "SSMTL object level, mean ± std over seeds",
     ]
     assert table["micro AUC"].iloc[1] == "83.0 ± 3.0"
+
+
+def test_frame_level_seed_rows_come_from_the_frame_models_at_more_seeds(tmp_path):
+    from bench.report.summary import summary_table
+    from bench.report.tables import SEEDS_METHOD, table2
+
+    metrics = study(tmp_path)
+    ped2 = tmp_path / "ped2"
+    write(ped2 / "frame_level.json", {"auc_micro": 0.70, "auc_macro_strict": 0.8})
+    write(ped2 / "train_frame_level.json", {"config": {"seed": 0}})
+    for seed, auc in ((1, 0.74), (2, 0.78)):  # `ssmtl evaluate` output: flat figures
+        write(ped2 / "frame_seeds" / f"frame_level-s{seed}.json", {"auc_micro": auc})
+    seeds = seeds_table(metrics)
+    frame = seeds[(seeds["dataset"] == "ped2") & (seeds["level"] == "frame")]
+    assert list(frame["seeds"]) == ["0, 1, 2 (n=3)"] and frame["auc_micro"].iloc[0] == "74.0 ± 4.0"
+    object_rows = seeds[(seeds["dataset"] == "ped2") & (seeds["level"] == "object")]
+    assert list(object_rows["seeds"]) == ["s10_seed0, s10_seed1, s10_seed2 (n=3)"]
+    table = summary_table(metrics)
+    i = list(table["run"]).index("SSMTL frame level")
+    assert table["run"].iloc[i + 1] == "SSMTL frame level, mean ± std over seeds"
+    assert table["micro AUC"].iloc[i + 1] == "74.0 ± 4.0"
+    from bench.report.load import load_reference
+
+    reference = Path(__file__).resolve().parents[1] / "experiments" / "reference.csv"
+    t2 = table2(load_reference(reference), metrics)
+    rows = t2[(t2["method"] == SEEDS_METHOD) & (t2["dataset"] == "ped2")]
+    assert sorted(rows["level"]) == ["frame", "object"]

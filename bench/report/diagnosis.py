@@ -161,16 +161,23 @@ def mean_std(values: Sequence[float]) -> str:
     return f"{100 * np.mean(values):.1f} ± {100 * np.std(values, ddof=1):.1f}"
 
 
-def seed_results(metrics: MetricsDir, dataset: str) -> list[tuple[int, dict]]:
-    """The object-level pipeline result (its training seed) and the ``seeds`` stage's runs of
-    the same row (``metrics/<dataset>/seeds/sn_all-s<seed>.json``), by seed."""
+def seed_results(
+    metrics: MetricsDir, dataset: str, level: str = "object"
+) -> list[tuple[int, dict]]:
+    """The pipeline result of ``level`` (its training seed) and the same row trained with other
+    seeds, by seed: object level the ``seeds`` stage's ablation rows
+    (``metrics/<dataset>/seeds/sn_all-s<seed>.json``), frame level the evaluations of the frame
+    model at more seeds (``metrics/<dataset>/frame_seeds/frame_level-s<seed>.json``)."""
     found: dict[int, dict] = {}
-    main = metrics.load(dataset, "object_level.json").data
-    config = (metrics.load(dataset, "train_object_level.json").data or {}).get("config") or {}
+    main = metrics.load(dataset, f"{level}_level.json").data
+    config = (metrics.load(dataset, f"train_{level}_level.json").data or {}).get("config") or {}
     if main:
         found[int(config.get("seed", 0))] = main
-    for path in sorted((metrics.root / dataset / "seeds").glob("sn_all-s*.json")):
-        data = read_json(path)  # an ablation row: its evaluation under "eval"
+    folder, pattern = (
+        ("seeds", "sn_all-s*.json") if level == "object" else ("frame_seeds", "frame_level-s*.json")
+    )
+    for path in sorted((metrics.root / dataset / folder).glob(pattern)):
+        data = read_json(path)  # an ablation row holds its evaluation under "eval"
         seed = int(data.get("seed", path.stem.rsplit("-s", 1)[1]))
         found.setdefault(seed, {**data, **(data.get("eval") or {})})
     return sorted(found.items())
@@ -180,23 +187,26 @@ SEED_COLUMNS = ["dataset", "level", "seeds", *AUC_KEYS, "note"]
 
 
 def seed_rows(metrics: MetricsDir) -> list[dict[str, Any]]:
-    """The headline object-level rows over training seeds: ``dataset``, ``seeds`` (which, and
-    n), ``values`` (each of :data:`AUC_KEYS`: its figures, one per seed) and ``note``. The Ped2
-    study's seed set replaces the single Ped2 pipeline row it contains."""
+    """The headline rows (object and frame level) over training seeds: ``dataset``, ``level``,
+    ``seeds`` (which, and n), ``values`` (each of :data:`AUC_KEYS`: its figures, one per seed)
+    and ``note``. The Ped2 study's seed set replaces the single Ped2 object-level row it
+    contains."""
     rows = []
     seed_sets = convergence_seed_sets(metrics)
     headline = headline_run(metrics, "ped2")
     in_a_set = headline is not None and any(headline[0] in runs for runs in seed_sets.values())
-    for dataset in DATASETS:
-        runs = seed_results(metrics, dataset)
-        if not runs or (dataset == "ped2" and in_a_set and len(runs) == 1):
+    for dataset, level in ((d, lv) for d in DATASETS for lv in ("object", "frame")):
+        runs = seed_results(metrics, dataset, level)
+        if not runs or (dataset, level) == ("ped2", "object") and in_a_set and len(runs) == 1:
             continue
         values = {
             k: [r[k] for _, r in runs if isinstance(r.get(k), (int, float))] for k in AUC_KEYS
         }
         note = "" if len(runs) >= 3 else f"only {len(runs)} seed(s): the spread is not known"
         seeds = f"{', '.join(str(s) for s, _ in runs)} (n={len(runs)})"
-        rows.append({"dataset": dataset, "seeds": seeds, "values": values, "note": note})
+        rows.append(
+            {"dataset": dataset, "level": level, "seeds": seeds, "values": values, "note": note}
+        )
     for run_set, tables in seed_sets.items():
         selected = [r for r in (selected_row(t) for t in tables.values()) if r is not None]
         values = {
@@ -204,15 +214,17 @@ def seed_rows(metrics: MetricsDir) -> list[dict[str, Any]]:
         }
         note = f"Ped2 study {run_set}: each seed's selected checkpoint (lowest validation loss)"
         seeds = f"{', '.join(tables)} (n={len(selected)})"
-        rows.append({"dataset": "ped2", "seeds": seeds, "values": values, "note": note})
+        rows.append(
+            {"dataset": "ped2", "level": "object", "seeds": seeds, "values": values, "note": note}
+        )
     return rows
 
 
 def seeds_table(metrics: MetricsDir) -> pd.DataFrame:
-    """Headline rows (Tables 2-3, object level) as mean ± std over training seeds."""
+    """Headline rows (Tables 2-3, object and frame level) as mean ± std over training seeds."""
     rows = [
-        [row["dataset"], "object", row["seeds"], *(mean_std(row["values"][k]) for k in AUC_KEYS),
-         row["note"]]
+        [row["dataset"], row["level"], row["seeds"],
+         *(mean_std(row["values"][k]) for k in AUC_KEYS), row["note"]]
         for row in seed_rows(metrics)
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=SEED_COLUMNS)

@@ -93,19 +93,21 @@ def summary_table(metrics: MetricsDir) -> pd.DataFrame:
                     run.flags(keys),
                 ]
             )
-            if name == "object_level.json":
-                rows += seed_summary_rows(seeds, dataset, run, profile)
+            if level in ("object", "frame"):
+                rows += seed_summary_rows(seeds, dataset, level, run, profile)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def seed_summary_rows(seeds: list[dict], dataset: str, run: Level, profile: str) -> list[list]:
-    """The object level as mean ± std over training seeds (issue 14), below seed 0's row;
-    ``seeds``: :func:`bench.report.diagnosis.seed_rows`."""
+def seed_summary_rows(
+    seeds: list[dict], dataset: str, level: str, run: Level, profile: str
+) -> list[list]:
+    """The object or frame level as mean ± std over training seeds (issue 14), below the seed-0
+    row; ``seeds``: :func:`bench.report.diagnosis.seed_rows`."""
     out = []
-    for row in (r for r in seeds if r["dataset"] == dataset):
+    for row in (r for r in seeds if (r["dataset"], r["level"]) == (dataset, level)):
         v = seed_cells(row)
         out.append(
-            [dataset, "SSMTL object level, mean ± std over seeds", v["auc_micro"], NA,
+            [dataset, f"SSMTL {level} level, mean ± std over seeds", v["auc_micro"], NA,
              pair(v["auc_macro_padded"], v["auc_macro_strict"]), NA, run.chance(), v["rbdc"],
              v["tbdc"], NA, row["seeds"], profile, seed_flags(row, run)]
         )  # fmt: skip

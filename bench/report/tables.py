@@ -129,15 +129,15 @@ def seed_flags(row: dict[str, Any], run: Level) -> str:
 
 
 def t2_seeds(metrics: MetricsDir, dataset: str, seeds: list[dict[str, Any]]) -> list[list[str]]:
-    """The object level over training seeds (issue 14: headline rows at >= 3 seeds); ``seeds``:
-    :func:`seed_rows`, read once for the table."""
-    run = load_level(metrics, dataset, "object_level.json")
-    source = profile_label(metrics, dataset, "object")
+    """The object and frame level over training seeds (issue 14: headline rows at >= 3 seeds);
+    ``seeds``: :func:`seed_rows`, read once for the table."""
     out = []
     for row in (r for r in seeds if r["dataset"] == dataset):
+        run = load_level(metrics, dataset, f"{row['level']}_level.json")
+        source = profile_label(metrics, dataset, row["level"])
         v = seed_cells(row)
         cells = [v["auc_micro"], NA, v["auc_macro_padded"], NA, v["auc_macro_strict"], NA]
-        head = [dataset, "object", SEEDS_METHOD, source, row["seeds"]]
+        head = [dataset, row["level"], SEEDS_METHOD, source, row["seeds"]]
         out.append([*head, *cells, run.chance(), NA, seed_flags(row, run), seed_note(row)])
     return out
 
@@ -287,7 +287,7 @@ def table3(ref: pd.DataFrame, metrics: MetricsDir) -> pd.DataFrame:
     published = t3_published(ref, dataset_chance(metrics, "ped2"))
     run = load_level(metrics, "ped2", "object_level.json")
     source = profile_label(metrics, "ped2", "object")
-    seeds = [r for r in seed_rows(metrics) if r["dataset"] == "ped2"]
+    seeds = [r for r in seed_rows(metrics) if (r["dataset"], r["level"]) == ("ped2", "object")]
     rows = [*published, t3_ours(run, source), *(t3_seeds(r, run, source) for r in seeds)]
     readme = [r for r in published if r[0] == "SSMTL (published)" and "README" in r[2]]
     if readme:
