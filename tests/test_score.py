@@ -54,7 +54,7 @@ class StubModel(nn.Module):
         return self.outputs[task][start : start + len(x)]
 
     def sequence_logits(self, x):
-        """T1/T2 share one encoder pass in SSMTL; the stub has no arrow()/motion(), so scoring
+        """SSMTL scores T1/T2 through sequence_logits; the stub has no arrow()/motion(), so scoring
         them one by one fails. Each enabled head's input is still recorded."""
         self.sequence_calls += 1
         return {task: self._serve(task, x) for task in ("arrow", "motion") if task in self.tasks}
@@ -136,7 +136,7 @@ def test_eq6_heads_see_the_right_inputs():
     model = StubModel(ALL, outputs)
     tubes = fake_tubes()
     object_scores(model, FakeCache(tubes, [2, 0]), targets, batch_size=1, progress=False)
-    assert model.sequence_calls == 2  # one shared T1/T2 pass per batch of one tube
+    assert model.sequence_calls == 2  # one T1/T2 call per batch of one tube
     x = torch.from_numpy(tubes).permute(0, 2, 1, 3, 4).float() / 255  # (B, 3, 7, 64, 64)
     for task in ("arrow", "motion"):  # the forward, consecutive test sequence (not reversed)
         seen = torch.cat(model.inputs[task])

@@ -85,7 +85,8 @@ def batch_scores(
     ``(B, 3, 2t+1, 64, 64)`` in [0, 1]; ``targets``: the objects' T4 targets ``(B, n)``, n = 1080,
     1000 or the detector's 80 class probabilities alone (see :func:`distill_scores`).
 
-    T1 and T2 share one pass of the 3D CNN (:meth:`SSMTL.sequence_logits`)."""
+    T1 and T2 read the same sequence, each on its own pass of the 3D CNN with its task's batch
+    norm statistics (:meth:`SSMTL.sequence_logits`)."""
     scores: dict[str, np.ndarray] = {}
     if any(task in model.tasks for task in SEQUENCE_TASKS):
         for task, logits in model.sequence_logits(x).items():

@@ -1,8 +1,8 @@
 """3D CNN benchmark (``ssmtl bench model``): training samples/s and scoring objects/s.
 
 Times one architecture of Table 1 / section 3.2 on batches of random tubes: a training step of
-the joint loss of eq. (5) (all four proxy tasks of section 3.3, lambda 0.5, T1 and T2 on one
-encoder pass as :func:`bench.tasks.task_losses` runs them) and an inference pass of every head
+the joint loss of eq. (5) (all four proxy tasks of section 3.3, lambda 0.5, each task on its
+own encoder pass as :func:`bench.tasks.task_losses` runs them) and an inference pass of every head
 used by eq. (6), after warm-up steps, with device synchronisation. The knobs a performance
 engineer would try are options, so each can be measured on its own (:func:`knob_grid`):
 ``precision`` (fp32, or bf16 autocast, emulated on CPUs without AVX-512 BF16 / AMX),
