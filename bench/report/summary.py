@@ -102,9 +102,12 @@ def seed_summary_rows(
     seeds: list[dict], dataset: str, level: str, run: Level, profile: str
 ) -> list[list]:
     """The object or frame level as mean ± std over training seeds (issue 14), below the seed-0
-    row; ``seeds``: :func:`bench.report.diagnosis.seed_rows`."""
+    row; ``seeds``: :func:`bench.report.diagnosis.seed_rows`. A level trained at one seed only
+    gets no such row: it would repeat the seed-0 row as a "mean"."""
     out = []
     for row in (r for r in seeds if (r["dataset"], r["level"]) == (dataset, level)):
+        if len(row["values"]["auc_micro"]) < 2:
+            continue
         v = seed_cells(row)
         out.append(
             [dataset, f"SSMTL {level} level, mean ± std over seeds", v["auc_micro"], NA,
