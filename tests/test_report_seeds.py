@@ -138,3 +138,28 @@ def test_frame_level_seed_rows_come_from_the_frame_models_at_more_seeds(tmp_path
     t2 = table2(load_reference(reference), metrics)
     rows = t2[(t2["method"] == SEEDS_METHOD) & (t2["dataset"] == "ped2")]
     assert sorted(rows["level"]) == ["frame", "object"]
+
+
+def test_a_level_at_one_seed_gets_no_mean_over_seeds_row_in_any_table(tmp_path):
+    """Table 2, Table 3 and the README summary give "mean ± std over seeds" rows only to levels
+    trained at two seeds or more; the seeds table still lists the single seed with its note."""
+    from bench.report.load import load_reference
+    from bench.report.summary import summary_table
+    from bench.report.tables import SEEDS_METHOD, table2, table3
+
+    metrics = study(tmp_path, with_headline_copy=False)
+    write(tmp_path / "ped2" / "frame_level.json", {"auc_micro": 0.70})
+    write(tmp_path / "ped2" / "train_frame_level.json", {"config": {"seed": 0}})
+    csv = Path(__file__).resolve().parents[1] / "experiments" / "reference.csv"
+    reference = load_reference(csv)
+    t2 = table2(reference, metrics)
+    rows = t2[(t2["method"] == SEEDS_METHOD) & (t2["dataset"] == "ped2")]
+    assert list(rows["seeds"]) == ["s10_seed1, s10_seed2 (n=2)"]  # not "0 (n=1)" twice
+    t3 = table3(reference, metrics)
+    assert list(t3[t3["method"] == SEEDS_METHOD]["seeds"]) == ["s10_seed1, s10_seed2 (n=2)"]
+    runs = list(summary_table(metrics)["run"])
+    assert "SSMTL frame level, mean ± std over seeds" not in runs
+    assert runs.count("SSMTL object level, mean ± std over seeds") == 1
+    seeds = seeds_table(metrics)
+    frame = seeds[(seeds["dataset"] == "ped2") & (seeds["level"] == "frame")]
+    assert list(frame.iloc[:, 2]) == ["0 (n=1)"] and "only 1 seed" in frame["note"].iloc[0]

@@ -186,6 +186,13 @@ def seed_results(
 SEED_COLUMNS = ["dataset", "level", "seeds", *AUC_KEYS, "note"]
 
 
+def spans_seeds(row: dict[str, Any]) -> bool:
+    """Whether a :func:`seed_rows` row holds figures from two or more training seeds: only then
+    does a table give it a "mean ± std over seeds" row (at one seed that row would repeat the
+    seed-0 result as a mean)."""
+    return len(row["values"]["auc_micro"]) >= 2
+
+
 def seed_rows(metrics: MetricsDir) -> list[dict[str, Any]]:
     """The headline rows (object and frame level) over training seeds: ``dataset``, ``level``,
     ``seeds`` (which, and n), ``values`` (each of :data:`AUC_KEYS`: its figures, one per seed)

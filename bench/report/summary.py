@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report.diagnosis import seed_rows
+from bench.report.diagnosis import seed_rows, spans_seeds
 from bench.report.evidence import CHANCE_COLUMN, NOT_COMPUTED
 from bench.report.levels import Level, load_level
 from bench.report.load import DATASETS, NA, MetricsDir, is_number, profile_label
@@ -106,7 +106,7 @@ def seed_summary_rows(
     gets no such row: it would repeat the seed-0 row as a "mean"."""
     out = []
     for row in (r for r in seeds if (r["dataset"], r["level"]) == (dataset, level)):
-        if len(row["values"]["auc_micro"]) < 2:
+        if not spans_seeds(row):
             continue
         v = seed_cells(row)
         out.append(

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from bench.paper import LAMBDA, LAMBDA_GRID, T_GRID, T
-from bench.report.diagnosis import mean_std, seed_rows
+from bench.report.diagnosis import mean_std, seed_rows, spans_seeds
 from bench.report.evidence import CHANCE_COLUMN, auc_flags, chance_levels, joined, published_flags
 from bench.report.levels import Level, dataset_chance, load_level
 from bench.report.load import (
@@ -129,10 +129,10 @@ def seed_flags(row: dict[str, Any], run: Level) -> str:
 
 
 def t2_seeds(metrics: MetricsDir, dataset: str, seeds: list[dict[str, Any]]) -> list[list[str]]:
-    """The object and frame level over training seeds (issue 14: headline rows at >= 3 seeds);
-    ``seeds``: :func:`seed_rows`, read once for the table."""
+    """The object and frame level over training seeds (issue 14: headline rows at >= 3 seeds), for
+    each level trained at two seeds or more; ``seeds``: :func:`seed_rows`, read once."""
     out = []
-    for row in (r for r in seeds if r["dataset"] == dataset):
+    for row in (r for r in seeds if r["dataset"] == dataset and spans_seeds(r)):
         run = load_level(metrics, dataset, f"{row['level']}_level.json")
         source = profile_label(metrics, dataset, row["level"])
         v = seed_cells(row)
@@ -287,7 +287,10 @@ def table3(ref: pd.DataFrame, metrics: MetricsDir) -> pd.DataFrame:
     published = t3_published(ref, dataset_chance(metrics, "ped2"))
     run = load_level(metrics, "ped2", "object_level.json")
     source = profile_label(metrics, "ped2", "object")
-    seeds = [r for r in seed_rows(metrics) if (r["dataset"], r["level"]) == ("ped2", "object")]
+    seeds = [
+        r for r in seed_rows(metrics)
+        if (r["dataset"], r["level"]) == ("ped2", "object") and spans_seeds(r)
+    ]  # fmt: skip
     rows = [*published, t3_ours(run, source), *(t3_seeds(r, run, source) for r in seeds)]
     readme = [r for r in published if r[0] == "SSMTL (published)" and "README" in r[2]]
     if readme:
