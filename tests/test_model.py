@@ -260,3 +260,48 @@ def test_batch_norm_statistics_are_kept_per_task():
 def test_sequence_logits_needs_arrow_or_motion():
     with pytest.raises(ValueError, match="neither"):
         SSMTL("shallow_narrow", ("middle", "distill")).sequence_logits(torch.rand(1, 3, 7, 64, 64))
+
+
+def test_running_statistics_average_cumulatively_before_the_moving_average_takes_over():
+    """The first 1/momentum updates of a task's statistics average its batches cumulatively (no
+    weight left on the initial zeros and ones), later ones are the usual moving average."""
+    torch.manual_seed(0)
+    bn = TaskBatchNorm3d(4, ("arrow", "middle"))
+    batches = [3 * torch.rand(6, 4, 2, 5, 5) + k for k in range(14)]
+    for x in batches[:5]:
+        bn(x, "arrow")
+
+    def batch_mean(x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(0, 2, 3, 4))
+
+    def batch_var(x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(0, 1).reshape(4, -1).var(dim=1)  # unbiased, as batch norm stores it
+
+    expect_mean = torch.stack([batch_mean(x) for x in batches[:5]]).mean(0)
+    expect_var = torch.stack([batch_var(x) for x in batches[:5]]).mean(0)
+    torch.testing.assert_close(bn.running_mean_arrow, expect_mean, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(bn.running_var_arrow, expect_var, rtol=1e-5, atol=1e-5)
+    assert torch.equal(bn.running_mean_middle, torch.zeros(4))  # another task's: untouched
+    for x in batches[5:]:
+        bn(x, "arrow")
+    mean = torch.stack([batch_mean(x) for x in batches[:10]]).mean(0)
+    for x in batches[10:]:  # updates 11-14: the moving average with momentum 0.1
+        mean = 0.9 * mean + 0.1 * batch_mean(x)
+    torch.testing.assert_close(bn.running_mean_arrow, mean, rtol=1e-5, atol=1e-5)
+    bn.eval()
+    before = bn.running_mean_arrow.clone()
+    bn(batches[0], "arrow")  # eval mode never updates
+    assert torch.equal(bn.running_mean_arrow, before)
+
+
+def test_weights_saved_without_the_update_count_load_and_keep_the_moving_average():
+    model = SSMTL("shallow_narrow", ("arrow", "middle"))
+    state = {k: v for k, v in model.state_dict().items() if ".updates_" not in k}
+    fresh = SSMTL("shallow_narrow", ("arrow", "middle"))
+    fresh.load_state_dict(state)
+    bn = fresh.encoder.layers[0].bn
+    assert bn.updates == {"arrow": 10, "middle": 10}
+    before = bn.running_mean_arrow.clone()
+    x = torch.rand(2, 16, 3, 64, 64)
+    bn(x, "arrow")
+    torch.testing.assert_close(bn.running_mean_arrow, 0.9 * before + 0.1 * x.mean(dim=(0, 2, 3, 4)))
