@@ -385,7 +385,12 @@ def test_subsampled_frame_scores_estimate_the_full_evaluation():
 @pytest.mark.slow
 def test_edge_objects_do_not_score_higher_than_interior_ones_on_normal_video(tmp_path):
     """Windows at video ends repeat the edge frame in training as at scoring (bench.tubes.plan),
-    so on normal frames a model does not find objects anomalous for being at an edge."""
+    so on normal frames a model does not find objects anomalous for being at an edge.
+
+    The model trains on every training object for 4 epochs (~20 batches): a shorter run leaves
+    batch norm's statistics, and with them the scores, near their initial values. Measured
+    (edge / interior mean eq. (6) score, seeds 0-2): 0.97, 1.04, 0.97; training without edge
+    windows (``train_edge="skip"``): 1.04, 1.06, 1.03."""
     from bench.detection import load_precomputed
     from bench.model import SSMTL
     from bench.train import TrainConfig, train
@@ -394,14 +399,13 @@ def test_edge_objects_do_not_score_higher_than_interior_ones_on_normal_video(tmp
     root = generate(tmp_path / "tiny", seed=1, preset="tiny")
     dataset = open_dataset("synthetic", root)
     caches = {}
-    for split, keep in (("train", 2), ("test", 1)):  # half the training objects: a short run
+    for split in ("train", "test"):
         detections = load_precomputed(root / "detections" / f"boxes_{split}.npz", confidence=0.5)
-        detections = detections.filter(np.arange(len(detections)) % keep == 0)
         caches[split] = build_tube_cache(
             dataset, split, detections, tmp_path / split, t=3, progress=False
         )
     tasks = ("arrow", "middle")
-    config = TrainConfig(arch="shallow_narrow", tasks=tasks, epochs=1, batch_size=32, device="cpu")
+    config = TrainConfig(arch="shallow_narrow", tasks=tasks, epochs=4, batch_size=32, device="cpu")
     model = SSMTL("shallow_narrow", tasks)
     model.load_state_dict(train(caches["train"], None, config).state_dict)
     test = caches["test"]
@@ -412,6 +416,6 @@ def test_edge_objects_do_not_score_higher_than_interior_ones_on_normal_video(tmp
     last = np.array([frames[v] - 1 for v in video])
     edge = (frame < 3) | (frame > last - 3)
     assert (normal & edge).sum() >= 10 and (normal & ~edge).sum() >= 50
-    # within the noise of a 2-epoch model: not systematically higher (a model trained without
-    # edge windows has no reason to find repeated frames normal)
+    # within the noise of a short run: not systematically higher (a model trained without edge
+    # windows has no reason to find repeated frames normal)
     assert scores[normal & edge].mean() <= 1.05 * scores[normal & ~edge].mean()
