@@ -111,7 +111,10 @@ class TaskBatchNorm3d(nn.Module):
         for task in self.tasks:
             self.register_buffer(f"running_mean_{task}", torch.zeros(num_features))
             self.register_buffer(f"running_var_{task}", torch.ones(num_features))
+            # updates so far, counted up to the warm-up's end (a constant after it: no
+            # recompilation under torch.compile)
             self.register_buffer(f"updates_{task}", torch.tensor(0, dtype=torch.long))
+        self.warmup = round(1 / momentum)
         self.updates = dict.fromkeys(self.tasks, 0)  # the buffers' values, read without a sync
 
     def forward(self, x: torch.Tensor, task: str) -> torch.Tensor:
@@ -119,7 +122,7 @@ class TaskBatchNorm3d(nn.Module):
             raise ValueError(f"no batch norm statistics for task {task!r} (tasks: {self.tasks})")
         mean, var = getattr(self, f"running_mean_{task}"), getattr(self, f"running_var_{task}")
         factor = self.momentum
-        if self.training:
+        if self.training and self.updates[task] < self.warmup:
             # The first 1/momentum updates average cumulatively: a plain moving average still
             # weighs the initial (0, 1) by 0.9^n, and a short run (the CI gate's synthetic
             # profile: 22 updates per task) kept running variances 20x the true ones.
@@ -132,9 +135,7 @@ class TaskBatchNorm3d(nn.Module):
         # Weights saved before the count existed were trained with the plain moving average:
         # they continue with it.
         for task in self.tasks:
-            state_dict.setdefault(
-                f"{prefix}updates_{task}", torch.tensor(round(1 / self.momentum), dtype=torch.long)
-            )
+            state_dict.setdefault(f"{prefix}updates_{task}", torch.tensor(self.warmup))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self.updates = {task: int(getattr(self, f"updates_{task}")) for task in self.tasks}
 
