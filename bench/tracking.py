@@ -288,7 +288,9 @@ def log_model(model: Any, example: Any, output: Any = None, name: str = "model")
     A model whose ``forward`` takes the input alone is saved as a ``torch.export`` program
     (MLflow's default, ``pt2``: loading runs no pickled code); one that takes more (SSMTL's
     ``forward(x, task)``) cannot be exported from one input and is pickled, which loads back as
-    the same module (its code, ``bench``, must be importable)."""
+    the same module (its code, ``bench``, must be importable). Such a model cannot serve through
+    MLflow's pyfunc ``predict(x)`` (it needs the task too): MLflow's warning that its input
+    example does not serve is silenced."""
     import inspect
 
     import mlflow.pytorch
@@ -304,13 +306,22 @@ def log_model(model: Any, example: Any, output: Any = None, name: str = "model")
     arguments = inspect.signature(model.forward).parameters
     single = sum(p.default is inspect.Parameter.empty for p in arguments.values()) == 1
     inputs = array(example)
-    return mlflow.pytorch.log_model(
-        model,
-        name=name,
-        signature=infer_signature(inputs, array(output)),
-        input_example=inputs,
-        serialization_format="pt2" if single else "pickle",
-    )
+    # MLflow serves the example through pyfunc's predict(x), which a forward(x, task) cannot
+    # answer: its warning would fire on every run, so it is silenced for such models only
+    quiet = logging.getLogger("mlflow.models.model")
+    level = quiet.level
+    if not single:
+        quiet.setLevel(logging.ERROR)
+    try:
+        return mlflow.pytorch.log_model(
+            model,
+            name=name,
+            signature=infer_signature(inputs, array(output)),
+            input_example=inputs,
+            serialization_format="pt2" if single else "pickle",
+        )
+    finally:
+        quiet.setLevel(level)
 
 
 @contextmanager
