@@ -1,0 +1,151 @@
+"""Issue 16's map-resolution suspect: T3's reconstruction error as a per-pixel map, not its mean.
+
+Eq. (6) scores an object by the *mean* absolute error of its middle-crop reconstruction (T3),
+painted uniformly into its box. At frame level (section 3.5) the object is the whole frame, so
+an abnormal object that covers a few percent of it moves that mean little; the supplementary
+says the frame-level framework "can localize anomalies by considering the magnitude of
+reconstruction errors in the output of the middle frame prediction head". This experiment keeps
+one checkpoint and scores its objects both ways through the same maps, filters and evaluation:
+
+- ``middle_mean``: eq. (6)'s T3 term (the default everywhere);
+- ``middle_pixel_max``: the maximum of the per-pixel error map (channel mean) after a spatial
+  mean filter of the anomaly map's filter size in frame pixels (``mean_filter`` x ``map_scale``,
+  converted to crop pixels per object box), i.e. section 3.4's "maximum score in the anomaly
+  map" applied inside the object;
+- ``eq6`` and ``eq6_middle_pixel_max``: eq. (6)'s mean of the heads (:func:`score_tasks`) with
+  either T3 term;
+- ``localization``: how often the peak of the error map (of the frame's highest-scoring object)
+  falls inside a ground-truth anomaly region, against the rate of a uniformly random peak (the
+  regions' share of the frame area).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from bench.data import VideoDataset
+from bench.io import write_json
+from bench.model import SSMTL
+from bench.progress import progress_bar
+from bench.score import MapConfig, frame_sizes, object_scores
+from bench.score.objects import score_tasks
+from bench.suite.convergence import auc_row
+from bench.tasks import middle_error, tubes_to_float
+from bench.train import load_checkpoint
+from bench.tubes import TubeCache
+
+CROP = 64  # the tubes' crop side (section 3.1)
+
+
+def filter_sizes(boxes: np.ndarray, config: MapConfig) -> np.ndarray:
+    """Per object ``(rows, cols)`` of the mean filter in crop pixels: the anomaly map's spatial
+    filter (``mean_filter[1:]`` map pixels of ``map_scale`` frame pixels) over the box's height
+    and width, at least 1."""
+    frame_px = np.asarray(config.mean_filter[1:], dtype=float) * config.map_scale
+    sides = np.stack([boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]], axis=1)
+    return np.maximum(1, np.rint(frame_px * CROP / np.maximum(sides, 1))).astype(int)
+
+
+@torch.no_grad()
+def middle_peaks(
+    model: SSMTL, cache: TubeCache, config: MapConfig, batch_size: int = 16
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each object's ``middle_pixel_max`` (module docstring) and where it peaks, ``(row, col)``
+    in crop pixels."""
+    model.eval()
+    device = next(model.parameters()).device
+    sizes = filter_sizes(cache.index["box"].astype(float), config)
+    values = np.zeros(len(cache), dtype=np.float64)
+    peaks = np.zeros((len(cache), 2), dtype=np.int64)
+    for start in progress_bar(range(0, len(cache), batch_size), desc="T3 error maps"):
+        rows = np.arange(start, min(start + batch_size, len(cache)))
+        x = tubes_to_float(cache.tubes[rows], device)
+        maps = middle_error(model, x).mean(dim=1).cpu().numpy()
+        for row, error in zip(rows, maps, strict=True):
+            smoothed = ndimage.uniform_filter(error, size=tuple(sizes[row]), mode="nearest")
+            peak = np.unravel_index(int(smoothed.argmax()), smoothed.shape)
+            values[row], peaks[row] = smoothed[peak], peak
+    return values, peaks
+
+
+def peak_localization(
+    dataset: VideoDataset, cache: TubeCache, values: np.ndarray, peaks: np.ndarray
+) -> dict:
+    """Share of ground-truth anomaly regions whose frame's error peak (that of the frame's object
+    with the highest ``values``) lies inside the region, and the chance rate (region area over
+    frame area, averaged)."""
+    sizes = frame_sizes(dataset)
+    index = cache.index
+    best: dict[tuple[str, int], int] = {}
+    for row in np.argsort(values):  # ascending: the highest-scoring object of a frame wins
+        best[(str(index["video"][row]), int(index["frame"][row]))] = int(row)
+    hits, chance, regions = 0, 0.0, 0
+    for video, tracks in dataset.test_tracks().items():
+        height, width = sizes[video]
+        for _, frame, x1, y1, x2, y2 in np.asarray(tracks, dtype=float):
+            row = best.get((video, int(frame)))
+            if row is None:
+                continue
+            bx1, by1, bx2, by2 = index["box"][row].astype(float)
+            y = by1 + (peaks[row, 0] + 0.5) * (by2 - by1) / CROP
+            x = bx1 + (peaks[row, 1] + 0.5) * (bx2 - bx1) / CROP
+            hits += int(x1 <= x <= x2 and y1 <= y <= y2)
+            chance += (x2 - x1) * (y2 - y1) / (height * width)
+            regions += 1
+    return {
+        "regions": regions,
+        "peak_in_region": hits / regions if regions else None,
+        "chance": chance / regions if regions else None,
+    }
+
+
+def middle_map_experiment(
+    dataset: VideoDataset,
+    checkpoint: Path,
+    test_tubes: Path,
+    test_targets: Path | None,
+    config: MapConfig,
+    out: Path,
+    resamples: int = 1000,
+    alpha: float = 0.1,
+    beta: float = 0.1,
+    imagenet_term: str = "none",
+) -> dict:
+    """Score ``checkpoint``'s test objects with T3 as its mean and as its filtered per-pixel
+    maximum, alone and in eq. (6), evaluate each like ``ssmtl evaluate`` and write the table
+    (and the localization of the error peaks) to ``out``."""
+    model, _, t = load_checkpoint(checkpoint)
+    cache = TubeCache.open(test_tubes)
+    if cache.t != t:
+        raise ValueError(f"{cache.root}: tubes built with t={cache.t}, {checkpoint} with t={t}")
+    if "middle" not in model.tasks:
+        raise ValueError(f"{checkpoint}: the model has no T3 (middle box) head")
+    targets = None if test_targets is None else np.load(test_targets, mmap_mode="r")
+    heads = object_scores(model, cache, targets)
+    pixel_max, peaks = middle_peaks(model, cache, config)
+    n_targets = None if targets is None else targets.shape[1]
+    tasks = score_tasks(model.tasks, n_targets, imagenet_term)
+    with_map = {**heads, "middle": pixel_max}
+    candidates = {
+        "middle_mean": heads["middle"],
+        "middle_pixel_max": pixel_max,
+        "eq6": np.mean([heads[task] for task in tasks], axis=0),
+        "eq6_middle_pixel_max": np.mean([with_map[task] for task in tasks], axis=0),
+    }
+    table: dict = {
+        "checkpoint": str(checkpoint),
+        "test_objects": len(cache),
+        "combined_heads": list(tasks),
+        "filter_frame_pixels": [v * config.map_scale for v in config.mean_filter[1:]],
+        "localization": peak_localization(dataset, cache, pixel_max, peaks),
+        "rows": {},
+    }
+    sizes = frame_sizes(dataset)
+    for name, scores in candidates.items():
+        table["rows"][name] = auc_row(dataset, cache, scores, sizes, config, alpha, beta, resamples)
+        write_json(out, table)  # rewritten after each row: a stopped run keeps what it finished
+    return table
