@@ -9,9 +9,15 @@ import pytest
 import torch
 from scipy import ndimage
 
+from bench.detection import load_precomputed
 from bench.metrics.evaluate import evaluate
 from bench.score import MapConfig, frame_sizes, object_scores, video_frame_scores
-from bench.suite.middle_map import filter_sizes, middle_map_experiment, middle_peaks
+from bench.suite.middle_map import (
+    crowd_correlation,
+    filter_sizes,
+    middle_map_experiment,
+    middle_peaks,
+)
 from bench.tasks import middle_error, tubes_to_float
 from bench.train import load_checkpoint
 from bench.tubes import TubeCache
@@ -29,9 +35,12 @@ def test_filter_is_the_anomaly_maps_size_in_frame_pixels():
 def test_rows_are_the_pipelines_scores_and_the_peak_is_a_map_maximum(tiny_run, tmp_path):
     dataset, config = tiny_run.dataset, MapConfig()
     checkpoint = tiny_run.run_dir / "epoch_001.pt"
+    boxes = tmp_path / "detections.npz"
+    load_precomputed(tiny_run.root / "detections" / "boxes_test.npz", confidence=0.5).save(boxes)
     table = middle_map_experiment(
-        dataset, checkpoint, tiny_run.test_tubes, None, config, tmp_path / "m.json", resamples=0
-    )
+        dataset, checkpoint, tiny_run.test_tubes, None, config, tmp_path / "m.json", resamples=0,
+        detections=boxes,
+    )  # fmt: skip
     model, _, _ = load_checkpoint(checkpoint)
     test = TubeCache.open(tiny_run.test_tubes)
     heads = object_scores(model, test, None, progress=False)
@@ -51,3 +60,22 @@ def test_rows_are_the_pipelines_scores_and_the_peak_is_a_map_maximum(tiny_run, t
     where = table["localization"]
     assert where["regions"] > 0 and 0 <= where["peak_in_region"] <= 1 and 0 < where["chance"] < 1
     assert (tmp_path / "m.json").is_file()
+    crowd = table["crowd_correlation"]
+    assert crowd["normal_objects"] > 0 and set(crowd["spearman"]) == set(table["rows"])
+    assert all(rho is None or -1 <= rho <= 1 for rho in crowd["spearman"].values())
+
+
+@pytest.mark.slow
+def test_crowd_correlation_follows_the_count_of_detections(tiny_run, tmp_path):
+    """Scores equal to the number of objects in their frame correlate 1 with it; their negative
+    -1 (hand-built: the test cache's own boxes as the detections)."""
+    test = TubeCache.open(tiny_run.test_tubes)
+    path = tmp_path / "d.npz"
+    load_precomputed(tiny_run.root / "detections" / "boxes_test.npz", confidence=0.5).save(path)
+    keys = list(zip(test.index["video"], test.index["frame"], strict=True))
+    crowd = np.array([keys.count(key) for key in keys], dtype=float)
+    result = crowd_correlation(tiny_run.dataset, test, {"up": crowd, "down": -crowd}, path)[
+        "spearman"
+    ]
+    assert np.unique(crowd).size > 1, "the tiny scenes should hold frames with 1 and 2 objects"
+    assert result["up"] == pytest.approx(1) and result["down"] == pytest.approx(-1)

@@ -43,8 +43,9 @@ Score the test objects with one checkpoint and take T3's reconstruction error tw
 the same maps, filters and evaluation: its mean over the crop (eq. 6, the default everywhere) and
 the maximum of its per-pixel map after the anomaly map's spatial mean filter (section 3.4's
 maximum, inside the object); each alone and in eq. (6)'s mean. Also: how often the error map's
-peak falls inside a ground-truth anomaly region, against a random peak's rate. Meant for the
-frame level (section 3.5), whose one object is the whole frame.
+peak falls inside a ground-truth anomaly region, against a random peak's rate, and (with
+--detections) how each score follows the number of detected objects on normal frames. Meant for
+the frame level (section 3.5), whose one object is the whole frame.
 """
 
 
@@ -101,6 +102,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", required=True, type=Path, help="checkpoint to score")
     add_test_inputs(parser)
     add_imagenet_term_argument(parser)
+    parser.add_argument(
+        "--detections",
+        type=Path,
+        help="the test split's object detections (ssmtl detect): correlate each score with how "
+        "many objects a normal frame holds",
+    )
     add_map_arguments(parser)
     add_localization_arguments(parser)
     add_bootstrap_argument(parser)
@@ -175,6 +182,7 @@ def cmd_middle_map(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         beta=args.beta,
         imagenet_term=args.imagenet_term,
+        detections=args.detections,
     )
     for name, row in table["rows"].items():
         print(

@@ -16,7 +16,11 @@ one checkpoint and scores its objects both ways through the same maps, filters a
   either T3 term;
 - ``localization``: how often the peak of the error map (of the frame's highest-scoring object)
   falls inside a ground-truth anomaly region, against the rate of a uniformly random peak (the
-  regions' share of the frame area).
+  regions' share of the frame area);
+- ``crowd_correlation`` (given a detections file): each row's object scores on the *normal*
+  test frames against how many objects the detector finds in the frame (Spearman): a frame-level
+  score that follows the crowd ranks the normal frames of a crowded video above the abnormal
+  frames of a sparse one, which costs micro AUC and not per-video (macro) AUC.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy import ndimage
+from scipy.stats import spearmanr
 
 from bench.data import VideoDataset
+from bench.detection import Detections
 from bench.io import write_json
 from bench.model import SSMTL
 from bench.progress import progress_bar
@@ -103,6 +109,27 @@ def peak_localization(
     }
 
 
+def crowd_correlation(
+    dataset: VideoDataset, cache: TubeCache, rows: dict[str, np.ndarray], detections: Path
+) -> dict:
+    """Spearman correlation of each of ``rows``' object scores with the number of ``detections``
+    in the object's frame, over the objects of normal test frames."""
+    table = Detections.load(detections)
+    counts: dict[tuple[str, int], int] = {}
+    for video, frame in zip(np.asarray(table.video).astype(str), table.frame, strict=True):
+        counts[(video, int(frame))] = counts.get((video, int(frame)), 0) + 1
+    labels = dataset.test_labels()
+    index = cache.index
+    keys = list(zip(index["video"].astype(str), index["frame"].astype(int), strict=True))
+    normal = np.array([not labels[video][frame] for video, frame in keys])
+    crowd = np.array([counts.get(key, 0) for key in keys], dtype=float)
+    result = {"normal_objects": int(normal.sum()), "detections": str(detections), "spearman": {}}
+    for name, scores in rows.items():
+        rho = spearmanr(scores[normal], crowd[normal])[0] if normal.sum() > 2 else None
+        result["spearman"][name] = None if rho is None or np.isnan(rho) else float(rho)
+    return result
+
+
 def middle_map_experiment(
     dataset: VideoDataset,
     checkpoint: Path,
@@ -114,10 +141,12 @@ def middle_map_experiment(
     alpha: float = 0.1,
     beta: float = 0.1,
     imagenet_term: str = "none",
+    detections: Path | None = None,
 ) -> dict:
     """Score ``checkpoint``'s test objects with T3 as its mean and as its filtered per-pixel
     maximum, alone and in eq. (6), evaluate each like ``ssmtl evaluate`` and write the table
-    (and the localization of the error peaks) to ``out``."""
+    (the localization of the error peaks and, with ``detections``, the crowd correlation) to
+    ``out``."""
     model, _, t = load_checkpoint(checkpoint)
     cache = TubeCache.open(test_tubes)
     if cache.t != t:
@@ -144,6 +173,8 @@ def middle_map_experiment(
         "localization": peak_localization(dataset, cache, pixel_max, peaks),
         "rows": {},
     }
+    if detections is not None:
+        table["crowd_correlation"] = crowd_correlation(dataset, cache, candidates, detections)
     sizes = frame_sizes(dataset)
     for name, scores in candidates.items():
         table["rows"][name] = auc_row(dataset, cache, scores, sizes, config, alpha, beta, resamples)
