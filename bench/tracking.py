@@ -306,12 +306,10 @@ def log_model(model: Any, example: Any, output: Any = None, name: str = "model")
     arguments = inspect.signature(model.forward).parameters
     single = sum(p.default is inspect.Parameter.empty for p in arguments.values()) == 1
     inputs = array(example)
-    # MLflow serves the example through pyfunc's predict(x), which a forward(x, task) cannot
-    # answer: its warning would fire on every run, so it is silenced for such models only
+    # pyfunc's predict(x) cannot answer a forward(x, task): silence the warning for such models
     quiet = logging.getLogger("mlflow.models.model")
     level = quiet.level
-    if not single:
-        quiet.setLevel(logging.ERROR)
+    quiet.setLevel(level if single else logging.ERROR)
     try:
         return mlflow.pytorch.log_model(
             model,
