@@ -80,16 +80,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         description=HEAD_SCALE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_dataset_arguments(parser)
-    parser.add_argument("--model", required=True, type=Path, help="checkpoint to score")
-    add_test_inputs(parser)
+    add_checkpoint_experiment_arguments(parser)
     add_validation_inputs(parser, required=True)
-    add_imagenet_term_argument(parser)
-    add_map_arguments(parser)
-    add_localization_arguments(parser)
-    add_bootstrap_argument(parser)
-    parser.add_argument("--out", required=True, type=Path, help="JSON to write")
-    add_json_argument(parser)
     parser.set_defaults(func=cmd_head_scale)
 
     parser = commands.add_parser(
@@ -98,22 +90,35 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         description=MIDDLE_MAP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_dataset_arguments(parser)
-    parser.add_argument("--model", required=True, type=Path, help="checkpoint to score")
-    add_test_inputs(parser)
-    add_imagenet_term_argument(parser)
+    add_checkpoint_experiment_arguments(parser)
     parser.add_argument(
         "--detections",
         type=Path,
         help="the test split's object detections (ssmtl detect): correlate each score with how "
         "many objects a normal frame holds",
     )
+    parser.set_defaults(func=cmd_middle_map)
+
+
+def add_checkpoint_experiment_arguments(parser: argparse.ArgumentParser) -> None:
+    """What ``head-scale`` and ``middle-map`` share: one checkpoint, the test inputs, eq. (6)'s
+    T4 term, the maps and the evaluation."""
+    add_dataset_arguments(parser)
+    parser.add_argument("--model", required=True, type=Path, help="checkpoint to score")
+    add_test_inputs(parser)
+    add_imagenet_term_argument(parser)
     add_map_arguments(parser)
     add_localization_arguments(parser)
     add_bootstrap_argument(parser)
     parser.add_argument("--out", required=True, type=Path, help="JSON to write")
     add_json_argument(parser)
-    parser.set_defaults(func=cmd_middle_map)
+
+
+def experiment_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments the two checkpoint experiments share."""
+    return dict(
+        resamples=args.bootstrap, alpha=args.alpha, beta=args.beta, imagenet_term=args.imagenet_term
+    )
 
 
 def cmd_convergence(args: argparse.Namespace) -> int:
@@ -154,10 +159,7 @@ def cmd_head_scale(args: argparse.Namespace) -> int:
         args.validation_targets,
         map_config(args),
         args.out,
-        resamples=args.bootstrap,
-        alpha=args.alpha,
-        beta=args.beta,
-        imagenet_term=args.imagenet_term,
+        **experiment_options(args),
     )
     for name, row in table["rows"].items():
         print(
@@ -178,11 +180,8 @@ def cmd_middle_map(args: argparse.Namespace) -> int:
         args.targets,
         map_config(args),
         args.out,
-        resamples=args.bootstrap,
-        alpha=args.alpha,
-        beta=args.beta,
-        imagenet_term=args.imagenet_term,
         detections=args.detections,
+        **experiment_options(args),
     )
     for name, row in table["rows"].items():
         print(

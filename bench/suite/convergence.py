@@ -93,6 +93,27 @@ def auc_row(
     return row
 
 
+def write_auc_rows(
+    dataset: VideoDataset,
+    cache: TubeCache,
+    candidates: dict[str, np.ndarray],
+    config: MapConfig,
+    table: dict,
+    out: Path,
+    alpha: float,
+    beta: float,
+    resamples: int,
+) -> dict:
+    """:func:`auc_row` of every candidate set of object scores into ``table["rows"]``, the table
+    rewritten to ``out`` after each row (a stopped run keeps what it finished)."""
+    sizes = frame_sizes(dataset)
+    table.setdefault("rows", {})
+    for name, scores in candidates.items():
+        table["rows"][name] = auc_row(dataset, cache, scores, sizes, config, alpha, beta, resamples)
+        write_json(out, table)
+    return table
+
+
 def evaluate_checkpoint(
     dataset: VideoDataset,
     checkpoint: Path,

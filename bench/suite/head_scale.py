@@ -22,12 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.data import VideoDataset
-from bench.io import write_json
 from bench.paper import TRAIN_FRACTION
-from bench.score import MapConfig, frame_sizes, object_scores
+from bench.score import MapConfig, object_scores
 from bench.score.heads import head_statistics, standardise
 from bench.score.objects import score_tasks
-from bench.suite.convergence import auc_row
+from bench.suite.convergence import write_auc_rows
 from bench.train import load_checkpoint
 from bench.tubes import TubeCache
 
@@ -97,9 +96,7 @@ def head_scale_experiment(
         },
         "rows": {},
     }
-    sizes = frame_sizes(dataset)
-    for name, scores in combined_scores(test, validation, combined).items():
-        row = auc_row(dataset, test_cache, scores, sizes, config, alpha, beta, resamples)
-        table["rows"][name] = row
-        write_json(out, table)  # rewritten after each row: a stopped run keeps what it finished
-    return table
+    candidates = combined_scores(test, validation, combined)
+    return write_auc_rows(
+        dataset, test_cache, candidates, config, table, out, alpha, beta, resamples
+    )

@@ -34,12 +34,12 @@ from scipy.stats import spearmanr
 
 from bench.data import VideoDataset
 from bench.detection import Detections
-from bench.io import write_json
 from bench.model import SSMTL
 from bench.progress import progress_bar
 from bench.score import MapConfig, frame_sizes, object_scores
+from bench.score.heads import combine_heads
 from bench.score.objects import score_tasks
-from bench.suite.convergence import auc_row
+from bench.suite.convergence import write_auc_rows
 from bench.tasks import middle_error, tubes_to_float
 from bench.train import load_checkpoint
 from bench.tubes import TubeCache
@@ -71,10 +71,14 @@ def middle_peaks(
         rows = np.arange(start, min(start + batch_size, len(cache)))
         x = tubes_to_float(cache.tubes[rows], device)
         maps = middle_error(model, x).mean(dim=1).cpu().numpy()
-        for row, error in zip(rows, maps, strict=True):
-            smoothed = ndimage.uniform_filter(error, size=tuple(sizes[row]), mode="nearest")
-            peak = np.unravel_index(int(smoothed.argmax()), smoothed.shape)
-            values[row], peaks[row] = smoothed[peak], peak
+        # one filter call per filter size in the batch (a frame-level cache has a single size)
+        sizes_here, group = np.unique(sizes[rows], axis=0, return_inverse=True)
+        for k, (height, width) in enumerate(sizes_here):
+            mine = group.ravel() == k
+            smoothed = ndimage.uniform_filter(maps[mine], size=(1, height, width), mode="nearest")
+            flat = smoothed.reshape(len(smoothed), -1).argmax(axis=1)
+            values[rows[mine]] = smoothed.reshape(len(smoothed), -1)[np.arange(len(flat)), flat]
+            peaks[rows[mine]] = np.column_stack(np.unravel_index(flat, smoothed.shape[1:]))
     return values, peaks
 
 
@@ -109,20 +113,31 @@ def peak_localization(
     }
 
 
+def frame_keys(videos: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """One sortable ``"video/frame"`` string per row."""
+    return np.char.add(
+        np.char.add(np.asarray(videos).astype(str), "/"), np.asarray(frames).astype(str)
+    )
+
+
 def crowd_correlation(
     dataset: VideoDataset, cache: TubeCache, rows: dict[str, np.ndarray], detections: Path
 ) -> dict:
     """Spearman correlation of each of ``rows``' object scores with the number of ``detections``
     in the object's frame, over the objects of normal test frames."""
     table = Detections.load(detections)
-    counts: dict[tuple[str, int], int] = {}
-    for video, frame in zip(np.asarray(table.video).astype(str), table.frame, strict=True):
-        counts[(video, int(frame))] = counts.get((video, int(frame)), 0) + 1
-    labels = dataset.test_labels()
+    found, counts = np.unique(frame_keys(table.video, table.frame), return_counts=True)
     index = cache.index
-    keys = list(zip(index["video"].astype(str), index["frame"].astype(int), strict=True))
-    normal = np.array([not labels[video][frame] for video, frame in keys])
-    crowd = np.array([counts.get(key, 0) for key in keys], dtype=float)
+    keys = frame_keys(index["video"], index["frame"])
+    crowd = np.zeros(len(keys))
+    if len(found):
+        at = np.minimum(np.searchsorted(found, keys), len(found) - 1)
+        hit = found[at] == keys
+        crowd[hit] = counts[at[hit]]
+    labels = dataset.test_labels()
+    normal = np.array(
+        [not labels[str(v)][int(f)] for v, f in zip(index["video"], index["frame"], strict=True)]
+    )
     result = {"normal_objects": int(normal.sum()), "detections": str(detections), "spearman": {}}
     for name, scores in rows.items():
         rho = spearmanr(scores[normal], crowd[normal])[0] if normal.sum() > 2 else None
@@ -154,16 +169,15 @@ def middle_map_experiment(
     if "middle" not in model.tasks:
         raise ValueError(f"{checkpoint}: the model has no T3 (middle box) head")
     targets = None if test_targets is None else np.load(test_targets, mmap_mode="r")
-    heads = object_scores(model, cache, targets)
+    heads = object_scores(model, cache, targets, imagenet_term=imagenet_term)
     pixel_max, peaks = middle_peaks(model, cache, config)
     n_targets = None if targets is None else targets.shape[1]
     tasks = score_tasks(model.tasks, n_targets, imagenet_term)
-    with_map = {**heads, "middle": pixel_max}
     candidates = {
         "middle_mean": heads["middle"],
         "middle_pixel_max": pixel_max,
-        "eq6": np.mean([heads[task] for task in tasks], axis=0),
-        "eq6_middle_pixel_max": np.mean([with_map[task] for task in tasks], axis=0),
+        "eq6": heads["score"],
+        "eq6_middle_pixel_max": combine_heads({**heads, "middle": pixel_max}, tasks),
     }
     table: dict = {
         "checkpoint": str(checkpoint),
@@ -175,8 +189,4 @@ def middle_map_experiment(
     }
     if detections is not None:
         table["crowd_correlation"] = crowd_correlation(dataset, cache, candidates, detections)
-    sizes = frame_sizes(dataset)
-    for name, scores in candidates.items():
-        table["rows"][name] = auc_row(dataset, cache, scores, sizes, config, alpha, beta, resamples)
-        write_json(out, table)  # rewritten after each row: a stopped run keeps what it finished
-    return table
+    return write_auc_rows(dataset, cache, candidates, config, table, out, alpha, beta, resamples)
