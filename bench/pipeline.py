@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench import tracking
+from bench import tracking, tracking_model
 from bench.data import VideoDataset
 from bench.detection import (
     BackgroundSubtractionDetector,
@@ -26,6 +26,7 @@ from bench.detection import (
     YoloDetector,
     detect_split,
 )
+from bench.devices import device_name, pick_device
 from bench.errors import InputError, ProvenanceError
 from bench.io import read_arrays, save_npz, write_json
 from bench.metrics.curves import history_path, history_table, write_table
@@ -42,7 +43,7 @@ from bench.score import (
 from bench.score.heads import check_head_scale
 from bench.tasks import tubes_to_float
 from bench.teachers import DetectorTeacher, ImageNetTeacher, teacher_targets
-from bench.train import TrainConfig, load_checkpoint, pick_device, save_checkpoint, train, use_bf16
+from bench.train import TrainConfig, load_checkpoint, save_checkpoint, train, use_bf16
 from bench.tubes import TubeCache, build_tube_cache
 from bench.tubes.plan import DetectionsMismatch
 from bench.weights import resolve_weights
@@ -215,10 +216,11 @@ def run_train(
     experiment: str = "ssmtl-train",
     checkpoint_dir: Path | None = None,
     frame_stride: int = 1,
+    time_budget_s: float = 0.0,
 ) -> dict:
     """Train (section 3.3) as one MLflow run: params, per-epoch losses, Table 4 figures,
-    checkpoint. ``frame_stride = n > 1`` trains on the objects of frames ``0, n, 2n, ...`` of the
-    cache only (the same objects as a cache cut from detections at that stride)."""
+    checkpoint. ``frame_stride = n > 1``: the objects of frames ``0, n, 2n, ...`` only (as a cache
+    cut at that stride); ``time_budget_s``: :func:`bench.train.train`'s."""
     cache = TubeCache.open(tubes_dir)
     fix = f"give the training tube cache of {dataset_name} (ssmtl tubes --split train)"
     check_origin(cache.meta, dataset_name, "train", Path(tubes_dir), "tube cache", fix)
@@ -253,6 +255,7 @@ def run_train(
             on_epoch=lambda epoch, record: tracking.log_epoch(record, epoch),
             objects=objects,
             checkpoint_dir=checkpoint_dir,
+            time_budget_s=time_budget_s,
         )
         save_checkpoint(out_model, result, config, cache.t)
         tracking.tag_model_file(out_model)
@@ -261,11 +264,13 @@ def run_train(
             **result.best_val.flat("val"),
             "train_seconds": time.perf_counter() - start,
             "train_tubes": len(cache) if objects is None else len(objects),
+            "epochs_trained": len(result.history),
+            "device": device_name(device),
             "config": {
                 **asdict(config),
                 "t": cache.t,
                 "level": level,
-                "train_frame_stride": train_frame_stride(cache) * frame_stride,
+                "train_frame_stride": cache.frame_stride * frame_stride,
                 "autocast": "bf16" if use_bf16(config.precision, device) else "fp32",
             },
         }
@@ -285,13 +290,7 @@ def log_trained_model(path: Path, cache: TubeCache) -> None:
     example = tubes_to_float(cache.tubes[: min(2, len(cache))], "cpu")
     with torch.no_grad():
         output = model(example, model.tasks[0])
-    tracking.log_model(model, example, output)
-
-
-def train_frame_stride(cache: TubeCache) -> int:
-    """The frame stride of the detections a training cache was cut from (1: every frame)."""
-    detections = cache.meta.get("key", {}).get("detector", {}).get("detections", {})
-    return int(detections.get("frame_stride", 1))
+    tracking_model.log_model(model, example, output)
 
 
 def run_score(

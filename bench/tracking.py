@@ -30,7 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import terminate_as_interrupt
-from bench.tracking_store import beside, ended, location, set_by_this_process
+from bench.tracking_store import (
+    beside,
+    ended,
+    location,
+    mlflow_module,
+    set_by_this_process,
+)
 
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
 TRAINING_RUN_TAG = "ssmtl.training_run_id"
@@ -136,7 +142,7 @@ def flat_params(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 def _mlflow() -> Any:
-    import mlflow
+    mlflow = mlflow_module()
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(set_by_this_process(location()))
@@ -254,7 +260,7 @@ def epoch_metrics(record: dict[str, Any]) -> dict[str, float]:
 def log_epoch(record: dict[str, Any], step: int) -> None:
     """Log one epoch's metrics of the active run at ``step`` (the epoch, from 1): the curves in
     the UI then start at the first epoch, with no summary point at step 0."""
-    import mlflow
+    mlflow = _mlflow()
 
     mlflow.log_metrics(epoch_metrics(record), step=step)
 
@@ -274,60 +280,9 @@ def best_metrics(summary: dict[str, Any], prefix: str = "best_") -> dict[str, fl
 def log_best(summary: dict[str, Any]) -> None:
     """Log :func:`best_metrics` of ``summary`` to the active run (once, no step): the runs table
     and the compare view show the chosen epoch, not the last one."""
-    import mlflow
+    mlflow = _mlflow()
 
     mlflow.log_metrics(best_metrics(summary))
-
-
-def log_model(model: Any, example: Any, output: Any = None, name: str = "model") -> Any:
-    """Log a torch ``model`` to the active run with a signature (``example`` -> ``output``,
-    tensors or arrays; ``output`` defaults to ``model(example)``) and ``example`` as its input
-    example, so ``mlflow.pytorch.load_model(f"runs:/{run_id}/{name}")`` returns it. Returns
-    MLflow's model info.
-
-    A model whose ``forward`` takes the input alone is saved as a ``torch.export`` program
-    (MLflow's default, ``pt2``: loading runs no pickled code); one that takes more (SSMTL's
-    ``forward(x, task)``) cannot be exported from one input and is pickled, which loads back as
-    the same module (its code, ``bench``, must be importable). Such a model cannot serve through
-    MLflow's pyfunc ``predict(x)`` (it needs the task too): MLflow's warning that its input
-    example does not serve is silenced."""
-    import inspect
-
-    import mlflow.pytorch
-    import numpy as np
-    from mlflow.models import infer_signature
-
-    def array(value: Any) -> Any:
-        return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
-
-    if output is None:
-        with _no_grad():
-            output = model(example)
-    arguments = inspect.signature(model.forward).parameters
-    single = sum(p.default is inspect.Parameter.empty for p in arguments.values()) == 1
-    inputs = array(example)
-    # pyfunc's predict(x) cannot answer a forward(x, task): silence the warning for such models
-    quiet = logging.getLogger("mlflow.models.model")
-    level = quiet.level
-    quiet.setLevel(level if single else logging.ERROR)
-    try:
-        return mlflow.pytorch.log_model(
-            model,
-            name=name,
-            signature=infer_signature(inputs, array(output)),
-            input_example=inputs,
-            serialization_format="pt2" if single else "pickle",
-        )
-    finally:
-        quiet.setLevel(level)
-
-
-@contextmanager
-def _no_grad() -> Iterator[None]:
-    import torch
-
-    with torch.no_grad():
-        yield
 
 
 def file_sha256(path: Path) -> str:
@@ -344,7 +299,7 @@ def file_sha256(path: Path) -> str:
 def tag_model_file(path: Path) -> None:
     """Tag the active (training) run with the hash of the checkpoint it wrote, so an evaluation
     of that checkpoint's scores finds it (:func:`training_run_of`)."""
-    import mlflow
+    mlflow = _mlflow()
 
     mlflow.set_tag(MODEL_HASH_TAG, file_sha256(path))
 
@@ -372,7 +327,7 @@ def link_to_training(training_run_id: str | None) -> None:
     turn (``ssmtl.evaluation_run_id.<experiment>``). Nothing when the id is None."""
     if training_run_id is None:
         return
-    import mlflow
+    mlflow = _mlflow()
 
     active = mlflow.active_run()
     mlflow.set_tag(TRAINING_RUN_TAG, training_run_id)

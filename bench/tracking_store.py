@@ -18,6 +18,9 @@ changes where runs are recorded, not what a stage computes, so moving the store 
 ``dvc repro`` retrain (a new ``cmd`` or param would invalidate every training stage's lock).
 The params.yaml found is the nearest one, from the working directory upwards, that has a
 ``tracking`` section (``experiments/ped2/params.yaml`` has none: its stages run at the root).
+
+``SSMTL_TRACKING=off`` records nothing (:func:`mlflow_module` hands out a stand-in that does
+nothing): for a machine without MLflow, such as a lent GPU whose results come back as files.
 """
 
 from __future__ import annotations
@@ -37,6 +40,38 @@ PARAMS_FILE = "params.yaml"
 STORE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlruns"
 SQLITE = "sqlite:///"
+TRACKING_ENV = "SSMTL_TRACKING"
+
+
+def tracking_enabled() -> bool:
+    """False when ``SSMTL_TRACKING`` is ``off`` (or ``0``, ``false``)."""
+    return os.environ.get(TRACKING_ENV, "on").strip().lower() not in ("off", "0", "false")
+
+
+class Untracked:
+    """MLflow's stand-in with tracking off: any attribute or call is a no-op that returns the
+    stand-in again; it iterates as empty and tests false (no run is found)."""
+
+    def __getattr__(self, name: str) -> Untracked:
+        return self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Untracked:
+        return self
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def mlflow_module() -> Any:
+    """The ``mlflow`` module, or :class:`Untracked` when tracking is off."""
+    if not tracking_enabled():
+        return Untracked()
+    import mlflow
+
+    return mlflow
 
 
 @dataclass(frozen=True)

@@ -16,19 +16,21 @@ import json
 import math
 import pickle
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from bench import paper
+from bench.devices import pick_device
 from bench.errors import InputError, ParameterError, ProvenanceError
 from bench.model import ARCHITECTURES, SSMTL
 from bench.paper import N_DISTILL, TASKS
 from bench.progress import progress_bar
-from bench.tasks import joint_loss, task_losses, tubes_to_float
+from bench.tasks import joint_loss, task_losses
+from bench.train_data import DeviceCache, batches, load_batch, on_device
 from bench.tubes import TubeCache
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -62,6 +64,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto: CUDA when available, else CPU
     precision: str = "auto"  # auto: bf16 autocast on a CUDA device with native bf16 | fp32 | bf16
+    # CUDA: deterministic kernels (the same numbers run to run); False lets cuDNN pick its fastest
+    deterministic: bool = True
 
     def __post_init__(self) -> None:
         self.tasks = tuple(self.tasks)
@@ -102,41 +106,10 @@ class EpochStats:
         return values
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def load_batch(
-    cache: TubeCache, teachers: np.ndarray | None, rows: np.ndarray, device: torch.device
-) -> dict[str, torch.Tensor]:
-    """The tubes of ``rows`` (read in sorted order) as floats in [0, 1], ``(B, 3, T, 64, 64)``,
-    plus their intermittent sequences (T2) and teacher targets (T4)."""
-    rows = np.sort(rows)
-    batch = {"regular": tubes_to_float(cache.tubes[rows], device)}
-    if cache.intermittent is not None:
-        batch["intermittent"] = tubes_to_float(cache.intermittent[rows], device)
-    if teachers is not None:
-        detection_rows = cache.index["detection_row"][rows]
-        targets = np.ascontiguousarray(teachers[detection_rows])
-        batch["teacher"] = torch.from_numpy(targets).to(device).float()
-    return batch
-
-
-def batches(
-    rows: np.ndarray, batch_size: int, rng: np.random.Generator | None
-) -> Iterator[np.ndarray]:
-    """``rows`` in batches of ``batch_size``, shuffled by ``rng`` (``None``: in order)."""
-    order = rng.permutation(rows) if rng is not None else rows
-    for start in range(0, len(order), batch_size):
-        yield order[start : start + batch_size]
-
-
 def run_epoch(
     model: SSMTL,
-    cache: TubeCache,
-    teachers: np.ndarray | None,
+    cache: TubeCache | DeviceCache,
+    teachers: np.ndarray | torch.Tensor | None,
     rows: np.ndarray,
     config: TrainConfig,
     optimizer: torch.optim.Optimizer | None,
@@ -201,14 +174,16 @@ def set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def seed_everything(seed: int, device: torch.device) -> None:
+def seed_everything(seed: int, device: torch.device, deterministic: bool = True) -> None:
     """Seed torch and numpy; on CUDA also switch to deterministic algorithms (cuDNN's defaults
-    are not). The CPU kernels used here are deterministic for a fixed thread count already, and
-    the switch would cost every CPU process ~2 s of imports and a NaN fill of each new tensor."""
+    are not), or with ``deterministic=False`` let cuDNN time and pick its fastest kernels. The
+    CPU kernels used here are deterministic for a fixed thread count already, and the switch
+    would cost every CPU process ~2 s of imports and a NaN fill of each new tensor."""
     torch.manual_seed(seed)
     np.random.seed(seed)  # noqa: NPY002 (the legacy global generator, for code that uses it)
     if device.type == "cuda":
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.use_deterministic_algorithms(deterministic, warn_only=True)
+        torch.backends.cudnn.benchmark = not deterministic
 
 
 def train(
@@ -218,6 +193,7 @@ def train(
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     objects: np.ndarray | None = None,
     checkpoint_dir: Path | None = None,
+    time_budget_s: float = 0.0,
 ) -> TrainResult:
     """Train an SSMTL model on a training tube cache; keep the lowest validation joint loss.
 
@@ -225,7 +201,10 @@ def train(
     and lambda validates every trial on the same objects (:mod:`bench.suite.search_objective`).
     ``checkpoint_dir`` keeps every epoch's weights (``epoch_001.pt``, ..., loadable with
     :func:`load_checkpoint`) and the state to resume from (``resume.pt``): a run started again
-    with the same config continues after its last finished epoch, with the same result."""
+    with the same config continues after its last finished epoch, with the same result.
+    ``time_budget_s`` > 0 stops before an epoch that would end past that many seconds (judged by
+    the slowest epoch so far); run again with a budget, it resumes there. On a CUDA device the
+    cache is copied into device memory when it fits (:func:`bench.train_data.on_device`)."""
     if "distill" in config.tasks and teachers is None:
         raise InputError("task 'distill' needs teacher targets (ssmtl teachers)")
     if "motion" in config.tasks and cache.intermittent is None:
@@ -235,7 +214,7 @@ def train(
             fix="give the training tube cache (ssmtl tubes --split train)",
         )
     device = pick_device(config.device)
-    seed_everything(config.seed, device)
+    seed_everything(config.seed, device, config.deterministic)
     n_distill = teachers.shape[1] if teachers is not None else N_DISTILL
     model = SSMTL(config.arch, config.tasks, n_distill=n_distill).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -256,16 +235,22 @@ def train(
     history: list[dict[str, float]] = []
     if checkpoint_dir is not None:
         best, history = resume(checkpoint_dir, config, model, optimizer, rng)
+    source, targets = on_device(cache, teachers, device)
+    start, slowest = time.perf_counter(), 0.0
     for epoch in progress_bar(
         range(len(history) + 1, config.epochs + 1),
         desc=f"train {config.arch}",
         initial=len(history),
         total=config.epochs,
     ):
+        elapsed = time.perf_counter() - start
+        if time_budget_s > 0 and best is not None and elapsed + slowest > time_budget_s:
+            break
         fit = run_epoch(
-            model, cache, teachers, train_rows, config, optimizer, rng, f"epoch {epoch}"
+            model, source, targets, train_rows, config, optimizer, rng, f"epoch {epoch}"
         )
-        val = run_epoch(model, cache, teachers, val_rows, config, None, None, "validate")
+        val = run_epoch(model, source, targets, val_rows, config, None, None, "validate")
+        slowest = max(slowest, time.perf_counter() - start - elapsed)
         record = {"epoch": epoch, **fit.flat("train"), **val.flat("val")}
         history.append(record)
         if on_epoch is not None:
@@ -357,7 +342,8 @@ def resume(
     if not path.exists():
         return None, []
     data = torch.load(path, map_location="cpu", weights_only=True)
-    saved = {k: v for k, v in data["config"].items() if k != "epochs"}
+    defaults = {f.name: f.default for f in fields(TrainConfig)}  # knobs added since it was saved
+    saved = {k: v for k, v in {**defaults, **data["config"]}.items() if k != "epochs"}
     wanted = {k: v for k, v in asdict(config).items() if k != "epochs"}
     if saved != wanted:
         changed = sorted(k for k in wanted if saved.get(k) != wanted[k])

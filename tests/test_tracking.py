@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import tracking
+from bench import tracking, tracking_model
 
 
 def test_flat_params_are_readable():
@@ -64,7 +64,7 @@ def test_training_run_is_worth_comparing(store: Path):
             tracking.log_epoch({"epoch": epoch, "val_joint_loss": 1.0 / epoch}, step=epoch)
         tracking.log_best({"best_epoch": 3, "val_joint_loss": 1 / 3, "config": {}})
         example = torch.randn(5, 4)
-        info = tracking.log_model(model.eval(), example)
+        info = tracking_model.log_model(model.eval(), example)
         run_id = ml.active_run().info.run_id
     client = mlflow.MlflowClient()
     run = client.get_run(run_id)
@@ -165,10 +165,33 @@ def test_ssmtl_model_with_a_task_argument_loads_back(store: Path, caplog: pytest
     with torch.no_grad():
         out = model(x, "arrow")
     with tracking.run("ssmtl-train", "probe", {}) as ml, caplog.at_level(logging.WARNING):
-        info = tracking.log_model(model, x, out)
+        info = tracking_model.log_model(model, x, out)
         run_id = ml.active_run().info.run_id
     assert not [r for r in caplog.records if "serving input" in r.getMessage()]
     loaded = mlflow.pytorch.load_model(f"runs:/{run_id}/model")
     with torch.no_grad():
         assert torch.allclose(loaded(x, "arrow"), out)
     assert list(info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 3, 3, 64, 64]
+
+
+def test_tracking_off_records_nothing_and_needs_no_mlflow(tmp_path, monkeypatch):
+    """SSMTL_TRACKING=off (a lent GPU without MLflow): a training run's tracking calls do
+    nothing, import no mlflow and write no store."""
+    import sys
+
+    import torch
+
+    monkeypatch.setenv("SSMTL_TRACKING", "off")
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # any `import mlflow` now fails
+    monkeypatch.chdir(tmp_path)
+    with tracking.run("ssmtl-train", "off", {"arch": "shallow_narrow"}) as ml:
+        tracking.log_epoch({"epoch": 1, "val_joint_loss": 1.0}, step=1)
+        tracking.log_best({"best_epoch": 1})
+        ml.log_metrics({"train_seconds": 1.0})
+        assert tracking_model.log_model(torch.nn.Linear(2, 2), torch.zeros(1, 2)) is None
+        assert not ml.active_run()
+    assert tracking.find_run("ssmtl-train", {"dataset": "x"}) is None
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setenv("SSMTL_TRACKING", "on")
+    with pytest.raises(ImportError):
+        tracking.log_epoch({"epoch": 1}, step=1)

@@ -544,3 +544,56 @@ def test_checkpoint_with_shared_batch_norm_statistics_is_a_named_error(tmp_path)
     with pytest.raises(InputError, match="do not fit this model.*train again") as error:
         load_checkpoint(path)
     assert str(path) in str(error.value)
+
+
+def test_batches_from_a_device_copy_equal_those_from_the_memory_maps(tiny_cache):
+    """The GPU path (the cache copied into device memory, a gather per batch) feeds the same
+    numbers as the memory maps; the copy is made with torch tensors here, on the CPU."""
+    from bench.train_data import DeviceCache
+
+    cache, teachers = tiny_cache
+    copy = DeviceCache(
+        tubes=torch.from_numpy(np.array(cache.tubes)),
+        intermittent=torch.from_numpy(np.array(cache.intermittent)),
+        index={"detection_row": cache.index["detection_row"]},
+    )
+    rows = np.array([5, 1, 3])
+    cpu = torch.device("cpu")
+    from_maps = load_batch(cache, teachers, rows, cpu)
+    from_copy = load_batch(copy, torch.from_numpy(np.array(teachers)), rows, cpu)
+    assert from_maps.keys() == from_copy.keys()
+    for key in from_maps:
+        assert torch.equal(from_maps[key], from_copy[key]), key
+
+
+def test_time_budget_stops_between_epochs_and_resumes(tiny_cache, tmp_path):
+    """A budget shorter than an epoch ends the run after its first epoch (never before one);
+    started again without a budget, it resumes and ends like a run that never stopped."""
+    cache, teachers = tiny_cache
+    config = TrainConfig(**{**CONFIG, "epochs": 3})
+    cut = train(cache, teachers, config, checkpoint_dir=tmp_path / "cut", time_budget_s=1e-6)
+    assert [r["epoch"] for r in cut.history] == [1]
+    assert sorted(p.name for p in (tmp_path / "cut").glob("epoch_*.pt")) == ["epoch_001.pt"]
+    resumed = train(cache, teachers, config, checkpoint_dir=tmp_path / "cut")
+    whole = train(cache, teachers, config, checkpoint_dir=tmp_path / "whole")
+    assert [r["epoch"] for r in resumed.history] == [1, 2, 3]
+    for name, value in whole.state_dict.items():
+        assert torch.equal(value, resumed.state_dict[name]), name
+
+
+def test_resume_reads_a_run_saved_before_a_knob_existed(tiny_cache, tmp_path):
+    """resume.pt written before ``deterministic`` existed resumes with its default."""
+    cache, teachers = tiny_cache
+    config = TrainConfig(**{**CONFIG, "epochs": 1, "tasks": ("middle",)})
+    train(cache, None, config, checkpoint_dir=tmp_path)
+    path = tmp_path / "resume.pt"
+    data = torch.load(path, weights_only=True)
+    del data["config"]["deterministic"]
+    torch.save(data, path)
+    result = train(
+        cache, None, TrainConfig(**{**asdict(config), "epochs": 2}), checkpoint_dir=tmp_path
+    )
+    assert [r["epoch"] for r in result.history] == [1, 2]
+    with pytest.raises(ValueError, match="other settings.*deterministic"):
+        changed = {**asdict(config), "epochs": 3, "deterministic": False}
+        train(cache, None, TrainConfig(**changed), checkpoint_dir=tmp_path)

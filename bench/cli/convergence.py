@@ -70,6 +70,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="epochs to evaluate: all (default), selected (the checkpoint training keeps, lowest "
         "validation loss) or a list such as 1,2,4,8 (the selected one is added)",
     )
+    parser.add_argument(
+        "--device", default="cpu", help="where the network scores: cpu (default), cuda or auto"
+    )
     parser.add_argument("--out", required=True, type=Path, help="convergence JSON to write")
     add_json_argument(parser)
     parser.set_defaults(func=cmd_convergence)
@@ -135,6 +138,7 @@ def cmd_convergence(args: argparse.Namespace) -> int:
         beta=args.beta,
         resamples=args.bootstrap,
         epochs=args.epochs,
+        device=args.device,
     )
     for row in table["rows"]:
         heads = " ".join(f"{task}={v['auc_micro']:.3f}" for task, v in row["per_head"].items())

@@ -17,6 +17,7 @@ from bench.cli.args import (
     dataset_from,
     map_config,
     number_or_auto,
+    parse_bool,
     ranged,
     resolve_auto,
 )
@@ -185,6 +186,20 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
         "deterministic run to run, ~20x slower where emulated",
     )
     train.add_argument(
+        "--deterministic",
+        type=parse_bool,
+        default=True,
+        help="CUDA: deterministic kernels, the same numbers run to run (default true); false lets "
+        "cuDNN pick its fastest kernels",
+    )
+    train.add_argument(
+        "--max-minutes",
+        type=ranged(float, 0),
+        default=0,
+        help="stop before an epoch that would end past this wall time (0: no limit); the run "
+        "resumes from --checkpoint-dir when started again",
+    )
+    train.add_argument(
         "--frame-stride",
         type=int,
         default=1,
@@ -315,6 +330,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         precision=args.precision,
+        deterministic=args.deterministic,
     )
     summary = run_train(
         args.tubes,
@@ -326,6 +342,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.level,
         checkpoint_dir=args.checkpoint_dir,
         frame_stride=args.frame_stride,
+        time_budget_s=60 * args.max_minutes,
     )
     numbers = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
     emit(args, summary, lambda: format_numbers(numbers))

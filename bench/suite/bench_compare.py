@@ -98,7 +98,7 @@ def scaling(rows: list[dict]) -> dict[str, dict]:
 def environment(other_cpus: float | None = None) -> dict:
     """Device, threads and versions the figures were taken with; ``other_cpus``: the CPUs other
     processes kept busy meanwhile (:class:`bench.suite.bench_load.OtherLoad`)."""
-    from bench.suite.bench_fps import device_name
+    from bench.devices import device_name
     from bench.train import native_bf16
 
     cpu = torch.device("cpu")

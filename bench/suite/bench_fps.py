@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from bench.devices import device_name
 from bench.io import write_json
 from bench.model import SSMTL
 from bench.paper import DETECTION_CONFIDENCE, RUNNING_TIME
@@ -33,20 +34,6 @@ if TYPE_CHECKING:
 
 #: A new run replaces the run with the same values of these keys.
 FPS_RUN_KEY = ("device", "device_name", "detector", "arch")
-
-
-def device_name(device: torch.device) -> str:
-    """The GPU's name, or the CPU model from ``/proc/cpuinfo``."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        lines = []
-    return next(
-        (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
-        "unknown CPU",
-    )
 
 
 def fps_detector(

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from bench.data import VideoDataset
+from bench.devices import pick_device
 from bench.io import write_json
 from bench.metrics.evaluate import evaluate, per_head_aucs
 from bench.progress import progress_bar
@@ -123,10 +124,11 @@ def evaluate_checkpoint(
     alpha: float,
     beta: float,
     resamples: int,
+    device: str = "cpu",
 ) -> dict:
     """One row: the AUCs of one checkpoint (with chance levels and, for ``resamples`` > 0,
-    bootstrap intervals) and each head's AUC alone."""
-    model, _, t = load_checkpoint(checkpoint)
+    bootstrap intervals) and each head's AUC alone; the network runs on ``device``."""
+    model, _, t = load_checkpoint(checkpoint, device)
     if cache.t != t:
         raise ValueError(f"{cache.root}: tubes built with t={cache.t}, {checkpoint} with t={t}")
     heads = object_scores(model, cache, targets, progress=False)
@@ -149,13 +151,16 @@ def convergence_table(
     beta: float = 0.1,
     resamples: int = 1000,
     epochs: str = "all",
+    device: str = "cpu",
 ) -> dict:
     """Rows for every epoch of a run (``epochs="all"``; bootstrap intervals for the last epoch
     and the epoch of the lowest validation loss), for the selected epoch alone (``"selected"``,
     the checkpoint training keeps: the seeds of a final row) or for a comma-separated list of
     epochs plus the selected one (``"1,2,4,8"``), written to ``out`` as JSON after each row, so a
-    stopped evaluation keeps its finished rows' figures visible."""
+    stopped evaluation keeps its finished rows' figures visible. The network runs on ``device``
+    (``auto``: CUDA when available); the maps and the evaluation on the CPU."""
     wanted = parse_epochs(epochs)
+    device = str(pick_device(device))
     cache = TubeCache.open(tubes_dir)
     targets = np.load(targets_path, mmap_mode="r") if targets_path else None
     history = training_history(checkpoint_dir)
@@ -163,7 +168,7 @@ def convergence_table(
     numbers = [int(path.stem.split("_")[1]) for path in checkpoints]
     val = {e: history.get(e, {}).get("val_joint_loss", np.inf) for e in numbers}
     best = min(numbers, key=lambda e: val[e])
-    table: dict = {"best_epoch": best, "epochs_trained": epochs[-1], "rows": []}
+    table: dict = {"best_epoch": best, "epochs_trained": numbers[-1], "rows": []}
     todo = [
         (epoch, path)
         for epoch, path in zip(numbers, checkpoints, strict=True)
@@ -172,7 +177,7 @@ def convergence_table(
     for epoch, path in progress_bar(todo, desc="epochs"):
         with_ci = epoch in (best, numbers[-1])
         row = evaluate_checkpoint(
-            dataset, path, cache, targets, config, alpha, beta, resamples if with_ci else 0
+            dataset, path, cache, targets, config, alpha, beta, resamples if with_ci else 0, device
         )
         record = history.get(epoch, {})
         row = {

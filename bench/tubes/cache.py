@@ -204,6 +204,12 @@ class TubeCache:
         """Frame count of every video of the split."""
         return {vid: int(n) for vid, n in self.meta["videos"].items()}
 
+    @property
+    def frame_stride(self) -> int:
+        """The frame stride of the detections the cache was cut from (1: every frame)."""
+        detections = self.meta.get("key", {}).get("detector", {}).get("detections", {})
+        return int(detections.get("frame_stride", 1))
+
     def train_val_split(self, fraction: float = TRAIN_FRACTION) -> tuple[np.ndarray, np.ndarray]:
         """``(train, validation)`` tube indices: tubes centred in the first ``fraction`` of each
         training video's frames (frames ``0 .. floor(fraction * n) - 1``) are train, the rest
