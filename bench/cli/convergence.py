@@ -68,7 +68,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "--epochs",
         default="all",
         help="epochs to evaluate: all (default), selected (the checkpoint training keeps, lowest "
-        "validation loss) or a list such as 1,2,4,8 (the selected one is added)",
+        "validation loss) or a list such as 1,2,4,8; the selected and the last are always added",
     )
     parser.add_argument(
         "--device", default="cpu", help="where the network scores: cpu (default), cuda or auto"

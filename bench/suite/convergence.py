@@ -154,11 +154,12 @@ def convergence_table(
     device: str = "cpu",
 ) -> dict:
     """Rows for every epoch of a run (``epochs="all"``; bootstrap intervals for the last epoch
-    and the epoch of the lowest validation loss), for the selected epoch alone (``"selected"``,
-    the checkpoint training keeps: the seeds of a final row) or for a comma-separated list of
-    epochs plus the selected one (``"1,2,4,8"``), written to ``out`` as JSON after each row, so a
-    stopped evaluation keeps its finished rows' figures visible. The network runs on ``device``
-    (``auto``: CUDA when available); the maps and the evaluation on the CPU."""
+    and the epoch of the lowest validation loss), for the selected and the last epoch
+    (``"selected"``; the selected one is the checkpoint training keeps: the seeds of a final row)
+    or for a comma-separated list of epochs plus those two (``"1,2,4,8"``), written to ``out``
+    as JSON after each row, so a stopped evaluation keeps its finished rows' figures visible.
+    The network runs on ``device`` (``auto``: CUDA when available); maps and evaluation on the
+    CPU."""
     wanted = parse_epochs(epochs)
     device = str(pick_device(device))
     cache = TubeCache.open(tubes_dir)
@@ -172,7 +173,7 @@ def convergence_table(
     todo = [
         (epoch, path)
         for epoch, path in zip(numbers, checkpoints, strict=True)
-        if wanted is None or epoch in wanted or epoch == best
+        if wanted is None or epoch in wanted or epoch in (best, numbers[-1])
     ]
     for epoch, path in progress_bar(todo, desc="epochs"):
         with_ci = epoch in (best, numbers[-1])
