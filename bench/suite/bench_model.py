@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from bench.devices import device_name
 from bench.model import SSMTL
 from bench.paper import LEARNING_RATE
 
@@ -91,6 +92,7 @@ def benchmark_model(
     report = {
         "arch": arch,
         "device": str(dev),
+        "device_name": device_name(dev),
         "batch_size": batch_size,
         "t": t,
         "precision": precision,
