@@ -51,3 +51,22 @@ def test_one_training_step_on_cpu():
     optimizer.step()
     assert torch.isfinite(loss)
     assert any(not torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("dvc_file", ["experiments/ped2_gpu/dvc.yaml", "experiments/ped2/dvc.yaml"])
+def test_device_commands_are_the_stages_own(dvc_file):
+    """experiments/ped2_gpu/render.py (a lent GPU machine has no DVC) renders every stage's
+    command exactly as DVC does."""
+    import importlib.util
+
+    pytest.importorskip("dvc")
+    from dvc.repo import Repo
+
+    spec = importlib.util.spec_from_file_location("render", "experiments/ped2_gpu/render.py")
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    stages = Repo(".").stage.collect(dvc_file)
+    assert len(stages) > 4
+    for stage in stages:
+        name = stage.addressing.split(":", 1)[1]
+        assert render.stage_command(Path(dvc_file), name, []) == stage.cmd, name

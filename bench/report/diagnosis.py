@@ -298,6 +298,7 @@ def convergence_seed_sets(metrics: MetricsDir) -> dict[str, dict[str, dict]]:
 CONVERGENCE_COLUMNS = [
     "run",
     "train_objects",
+    "device",
     "epoch",
     "val_joint_loss",
     "val_acc_T1",
@@ -322,12 +323,14 @@ def convergence_table(metrics: MetricsDir) -> pd.DataFrame:
         train_path = metrics.root / "ped2" / "convergence" / f"{run}_train.json"
         train = read_json(train_path) if train_path.is_file() else {}
         objects = train.get("train_tubes", NA)
+        device = train.get("device", train.get("config", {}).get("device", NA))
         for row in table.get("rows", []):
             loss = row.get("val_joint_loss")
             rows.append(
                 [
                     run,
                     str(objects),
+                    str(device),
                     str(row["epoch"]),
                     f"{loss:.4f}" if isinstance(loss, (int, float)) else NA,
                     pct(row.get("val_acc_arrow")),

@@ -97,7 +97,44 @@ def scaling_table(source: str | Path | dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["REFERENCES", "load_bench", "performance_table", "scaling_table"]
+#: ``ssmtl bench model --json`` rows measured on a GPU (issue 15's GPU path), by file
+GPU_MODEL_GLOB = "gpu/bench_model*.json"
+GPU_MODEL_COLUMNS = [
+    "arch", "device", "batch", "precision", "channels-last", "compile",
+    "train samples/s", "score objects/s",
+]  # fmt: skip
+
+
+def gpu_model_table(metrics) -> pd.DataFrame:
+    """The 3D CNN alone on a GPU (training samples/s with all four tasks, scoring objects/s) for
+    each architecture, precision, layout and compile setting ``ssmtl bench model`` timed there:
+    ``metrics/gpu/bench_model*.json``. Empty when no GPU was lent."""
+    rows = []
+    for path in sorted(Path(metrics.root).glob(GPU_MODEL_GLOB)):
+        for row in json.loads(path.read_text()):
+            rows.append(
+                [
+                    row["arch"],
+                    row.get("device_name", row["device"]),
+                    row["batch_size"],
+                    row["precision"],
+                    "on" if row["channels_last"] else "off",
+                    "on" if row["compile"] else "off",
+                    f"{row['train_samples_per_s']:,.0f}",
+                    f"{row['score_objects_per_s']:,.0f}",
+                ]
+            )
+    return pd.DataFrame(rows, columns=GPU_MODEL_COLUMNS)
+
+
+__all__ = [
+    "GPU_MODEL_COLUMNS",
+    "REFERENCES",
+    "gpu_model_table",
+    "load_bench",
+    "performance_table",
+    "scaling_table",
+]
 
 
 def benchmark_table(metrics) -> pd.DataFrame:

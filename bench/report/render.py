@@ -316,6 +316,12 @@ def page(
             "not run: `ssmtl bench compare NAME --root ROOT --out metrics/NAME/bench.json` "
             "on a quiet machine (docs/performance.md)",
         ),
+        "## Performance on a GPU: the 3D CNN alone\n\n"
+        + table_or(
+            tables["gpu_model"],
+            "not run: no GPU was lent (`ssmtl bench model --device cuda --json`, "
+            "experiments/ped2_gpu/device.sh)",
+        ),
         "## Figures\n\n" + figure_links(out_dir / "figures", out_dir),
     ]
     return "\n\n".join(sections) + "\n"

@@ -65,6 +65,8 @@ def stage_command(dvc_file: Path, name: str, overrides: list[str]) -> str:
     if "foreach" not in definition:
         return render(definition["cmd"], params)
     items = render(definition["foreach"], params)
+    if isinstance(items, list):  # DVC names a list's stages by the item's value
+        items = {text(value): value for value in items}
     if key not in items:
         raise SystemExit(f"{dvc_file}: stage {stage!r} has no item {key!r} ({', '.join(items)})")
     item = items[key]
