@@ -103,8 +103,15 @@ part_b() {
     eval "$(render experiments/ped2/dvc.yaml teachers@train --append "--device cpu")"; } \
     >"$STAGE/teachers_train.log" 2>&1 &
   eval "$(render experiments/ped2/dvc.yaml tubes@train)" >"$STAGE/tubes_train.log" 2>&1 &
-  wait -n && wait -n || { tail -20 "$STAGE"/*_train.log; exit 4; }
-  tail -3 "$STAGE"/teachers_train.log "$STAGE"/tubes_train.log
+  frame_inputs train >"$STAGE/frame_train.log" 2>&1 &
+  wait -n && wait -n && wait -n || { tail -20 "$STAGE"/*_train.log; exit 4; }
+  tail -3 "$STAGE"/teachers_train.log "$STAGE"/tubes_train.log "$STAGE"/frame_train.log
+}
+
+frame_inputs() {  # the frame level's boxes (whole frames), ImageNet targets and tubes of split $1
+  eval "$(render experiments/ped2/dvc.yaml "detect_frame@$1")"
+  eval "$(render experiments/ped2/dvc.yaml "teachers_frame@$1" --append "--device $BENCH_DEVICE")"
+  eval "$(render experiments/ped2/dvc.yaml "tubes_frame@$1")"
 }
 
 runs() {
@@ -114,7 +121,8 @@ runs() {
 part_c() {
   stage .gpu/c
   setup
-  test -f artifacts/ped2/teachers/train.npy -a -f artifacts/ped2/tubes/train/meta.json ||
+  test -f artifacts/ped2/teachers/train.npy -a -f artifacts/ped2/tubes/train/meta.json \
+    -a -f artifacts/ped2/tubes/frame_train/meta.json ||
     { echo "part b is not on this machine: run parts a and b first"; exit 3; }
   local run pids=()
   for run in $(runs); do
@@ -136,6 +144,7 @@ np.save("artifacts/ped2/teachers/test.npy", targets)
 print("test targets:", targets.shape)
 EOF
   eval "$(render experiments/ped2/dvc.yaml tubes@test)" >"$STAGE/tubes_test.log" 2>&1
+  frame_inputs test >"$STAGE/frame_test.log" 2>&1 || echo "frame-level test inputs failed"
   for pid in "${pids[@]}"; do wait "$pid" || echo "a training run failed (see its log)"; done
   tail -n 4 "$STAGE"/train_*.log
   pids=()
