@@ -163,3 +163,39 @@ def test_a_level_at_one_seed_gets_no_mean_over_seeds_row_in_any_table(tmp_path):
     seeds = seeds_table(metrics)
     frame = seeds[(seeds["dataset"] == "ped2") & (seeds["level"] == "frame")]
     assert list(frame.iloc[:, 2]) == ["0 (n=1)"] and "only 1 seed" in frame["note"].iloc[0]
+
+
+def test_gpu_runs_name_their_device_and_level_and_pool_their_seeds(tmp_path):
+    """Runs of experiments/ped2_gpu: the convergence table names the device each trained on and
+    the level; the seeds table pools sn_gpu_seed0..2 like the CPU study's seeds."""
+    ped2 = tmp_path / "ped2" / "convergence"
+    for seed, auc in ((0, 0.90), (1, 0.92), (2, 0.94)):
+        train = {"train_tubes": 25510, "device": "NVIDIA H200", "config": {"level": "object"}}
+        write(ped2 / f"sn_gpu_seed{seed}_train.json", train)
+        row = {"epoch": 30, "auc_micro": auc, "auc_macro_strict": 0.95}
+        write(ped2 / f"sn_gpu_seed{seed}.json", {"best_epoch": 30, "rows": [row]})
+    write(ped2 / "frame_gpu_train.json", {"device": "NVIDIA H200", "config": {"level": "frame"}})
+    write(ped2 / "frame_gpu.json", {"best_epoch": 5, "rows": [{"epoch": 5, "auc_micro": 0.7}]})
+    metrics = MetricsDir(tmp_path)
+    conv = convergence_table(metrics)
+    assert list(conv["device"]) == ["NVIDIA H200"] * 4
+    assert list(conv["level"]) == ["frame", "object", "object", "object"]
+    seeds = seeds_table(metrics)
+    row = seeds[seeds.iloc[:, 2].str.startswith("sn_gpu_seed0")].iloc[0]
+    assert row.iloc[3] == "92.0 ± 2.0"
+
+
+def test_gpu_model_table_reads_the_bench_rows(tmp_path):
+    from bench.report.performance import gpu_model_table
+
+    assert gpu_model_table(MetricsDir(tmp_path)).empty
+    rows = [
+        {"arch": "deep_wide", "device": "cuda", "device_name": "NVIDIA H200", "batch_size": 64,
+         "precision": "bf16", "channels_last": True, "compile": False,
+         "train_samples_per_s": 5123.4, "score_objects_per_s": 20012.0},
+    ]  # fmt: skip
+    write(tmp_path / "gpu" / "bench_model.json", rows)
+    table = gpu_model_table(MetricsDir(tmp_path))
+    assert list(table.iloc[0]) == [
+        "deep_wide", "NVIDIA H200", 64, "bf16", "on", "off", "5,123", "20,012",
+    ]  # fmt: skip

@@ -297,6 +297,7 @@ def convergence_seed_sets(metrics: MetricsDir) -> dict[str, dict[str, dict]]:
 
 CONVERGENCE_COLUMNS = [
     "run",
+    "level",
     "train_objects",
     "device",
     "epoch",
@@ -323,12 +324,14 @@ def convergence_table(metrics: MetricsDir) -> pd.DataFrame:
         train_path = metrics.root / "ped2" / "convergence" / f"{run}_train.json"
         train = read_json(train_path) if train_path.is_file() else {}
         objects = train.get("train_tubes", NA)
-        device = train.get("device", train.get("config", {}).get("device", NA))
+        config = train.get("config", {})
+        device = train.get("device", config.get("device", NA))
         for row in table.get("rows", []):
             loss = row.get("val_joint_loss")
             rows.append(
                 [
                     run,
+                    config.get("level", "object"),
                     str(objects),
                     str(device),
                     str(row["epoch"]),

@@ -12,7 +12,9 @@
 #       train every run of params.yaml at once, then their convergence tables
 #
 # Each call copies its part to $STAGE, which stays on the machine while it is held. What comes
-# back ($OUT): the log, the metrics files, each run's selected and last weights.
+# back ($OUT): the logs, the metrics files, each run's selected and last weights; here,
+#   bash experiments/ped2_gpu/device.sh unpack FILES_AT_A FILES_AT_C
+# puts them in place, records them with DVC and rebuilds the report.
 set -euo pipefail
 export STAGE=${STAGE:-/var/tmp/ssmtl_stage}
 # a dry run elsewhere: RENDER_EXTRA="--set device=cpu" RUNS="sn_gpu_seed0" STAGE=/tmp/dry
@@ -97,6 +99,8 @@ part_b() {
   setup
   test -d "$STAGE/ped2/training/frames/01" -a -d "$STAGE/site/ultralytics" ||
     { echo "part a is not on this machine: run part a first"; exit 3; }
+  [ "$(ls "$STAGE/ped2/training/frames" | wc -l)" = 16 ] ||
+    { echo "$STAGE/ped2/training/frames: not the 16 training videos"; exit 3; }
   eval "$(render experiments/ped2/dvc.yaml detect@train)"
   # the teachers on the GPU; should that fail, on the machine's 16 CPU cores
   { eval "$(render experiments/ped2/dvc.yaml teachers@train --append "--device $BENCH_DEVICE")" ||
@@ -172,10 +176,32 @@ collect() {  # what comes back: <= 8 files
   ls -la "$OUT"
 }
 
+unpack() {  # here, with the folders the three calls' files came back in (files_at)
+  local dir file
+  mkdir -p metrics/gpu artifacts/ped2_gpu
+  for dir in "$@"; do
+    for file in "$dir"/*; do
+      case "$(basename "$file")" in
+        bench_model_cuda.json) cp "$file" metrics/gpu/bench_model.json ;;
+        bench_model_cuda_compile.json) cp "$file" metrics/gpu/bench_model_compile.json ;;
+        metrics.tgz) tar xzf "$file" ;;
+        *.tar) tar xf "$file" -C artifacts/ped2_gpu ;;
+        *) cp "$file" "${TMPDIR:-/tmp}/" ;;  # logs
+      esac
+    done
+  done
+  # DVC records the outputs against their inputs, which the Ped2 study builds on this machine
+  dvc repro experiments/ped2/dvc.yaml:tubes@train experiments/ped2/dvc.yaml:teachers@train \
+    experiments/ped2/dvc.yaml:tubes@test experiments/ped2/dvc.yaml:teachers@test
+  dvc commit -f experiments/ped2_gpu/dvc.yaml
+  dvc repro -s -f report
+}
+
 case "${1:-}" in
   pack) pack ;;
+  unpack) shift; unpack "$@" ;;
   a) part_a 2>&1 | tee "$OUT/log_a.txt" ;;
   b) part_b 2>&1 | tee "$OUT/log_b.txt" ;;
   c) part_c 2>&1 | tee "$OUT/log_c.txt" ;;
-  *) echo "usage: $0 pack|a|b|c"; exit 2 ;;
+  *) echo "usage: $0 pack|a|b|c|unpack DIR..."; exit 2 ;;
 esac
