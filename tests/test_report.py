@@ -713,3 +713,23 @@ def test_deviations_in_the_report_files(metrics: Path, tmp_path: Path):
         assert not any(c.strip() == "" or c.lower() == "nan" for c in cells), name
     path.write_text("- not a mapping\n")
     assert main(args) == 2
+
+
+def test_below_chance_says_whether_its_interval_holds_chance():
+    """A 1-epoch smoke row on 52 frames (synthetic dw_all_frame: 38.9 micro, CI [27.7, 54.6])
+    is below chance within noise; an interval wholly below chance is a defect to chase."""
+    from bench.report.evidence import auc_flags
+
+    levels = {"auc_micro": 0.5, "auc_macro_strict": 0.5}
+    noisy = auc_flags({"auc_micro": 0.389}, levels, {"auc_micro": (0.277, 0.546)})
+    assert noisy == [
+        "⚠ below chance: micro 38.9 < 50.0, within noise (95% CI [27.7, 54.6] holds chance)"
+    ]
+    wrong = auc_flags({"auc_micro": 0.30}, levels, {"auc_micro": (0.22, 0.41)})
+    assert wrong == [
+        "⚠ below chance: micro 30.0 < 50.0, significantly (95% CI [22.0, 41.0]): a defect to chase"
+    ]
+    assert auc_flags({"auc_micro": 0.45}, levels) == ["⚠ below chance: micro 45.0 < 50.0"]
+    assert auc_flags({"auc_micro": 0.55}, levels, {"auc_micro": (0.45, 0.65)}) == [
+        "⚠ 95% CI includes chance: micro"
+    ]

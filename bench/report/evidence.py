@@ -177,17 +177,29 @@ def auc_flags(
     intervals: Mapping[str, tuple[float, float] | str] | None = None,
 ) -> list[str]:
     """A flag per AUC below its chance level, and per interval that holds the chance level (the
-    AUC is then not told apart from a random scorer). ``values`` keyed as :data:`CONVENTION`."""
+    AUC is then not told apart from a random scorer). An AUC below chance says whether its
+    interval holds chance (within noise: a test set too small to tell) or lies wholly below it
+    (significantly below: the scores point the wrong way, a defect to chase). ``values`` keyed
+    as :data:`CONVENTION`."""
     flags = []
     for key, value in values.items():
         conv = CONVENTION[key]
         level = levels.get(conv)
         if value is None or not isinstance(level, float):
             continue
-        if value < level:
-            flags.append(f"{BELOW_CHANCE}: {NAMES[conv]} {pct(value)} < {pct(level)}")
         found = (intervals or {}).get(key)
-        if isinstance(found, tuple) and found[0] <= level <= found[1] and value >= level:
+        holds = isinstance(found, tuple) and found[0] <= level <= found[1]
+        if value < level:
+            flag = f"{BELOW_CHANCE}: {NAMES[conv]} {pct(value)} < {pct(level)}"
+            if isinstance(found, tuple):
+                span = f"95% CI [{pct(found[0])}, {pct(found[1])}]"
+                flag += (
+                    f", within noise ({span} holds chance)"
+                    if holds
+                    else (f", significantly ({span}): a defect to chase")
+                )
+            flags.append(flag)
+        elif holds:
             flags.append(f"⚠ 95% CI includes chance: {NAMES[conv]}")
     return flags
 
