@@ -3,6 +3,8 @@ scoring and evaluating that epoch's checkpoint directly; epoch selection rules."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bench.metrics.evaluate import evaluate
@@ -46,3 +48,15 @@ def test_rows_equal_direct_evaluation_of_each_epoch(tiny_run, tmp_path):
     # the selected epoch and the last one (a run cut by its time budget shows where it stopped)
     assert [row["epoch"] for row in selected["rows"]] == sorted({table["best_epoch"], 2})
     assert table["epochs_trained"] == selected["epochs_trained"] == 2
+
+
+def test_tubes_of_another_t_are_a_named_error():
+    from types import SimpleNamespace
+
+    from bench.errors import ProvenanceError
+    from bench.suite.convergence import check_same_t
+
+    cache = SimpleNamespace(t=2, root=Path("artifacts/ped2/tubes/test"))
+    check_same_t(cache, Path("run/best.pt"), 2)
+    with pytest.raises(ProvenanceError, match=r"tubes/test: tubes built with t=2.*--t 3"):
+        check_same_t(cache, Path("run/best.pt"), 3)

@@ -18,6 +18,7 @@ import torch
 
 from bench.data import VideoDataset
 from bench.devices import pick_device
+from bench.errors import ProvenanceError
 from bench.io import write_json
 from bench.metrics.evaluate import evaluate, per_head_aucs
 from bench.progress import progress_bar
@@ -68,6 +69,16 @@ def training_history(directory: Path) -> dict[int, dict[str, float]]:
         return {}
     data = torch.load(path, map_location="cpu", weights_only=True)
     return {int(record["epoch"]): record for record in json.loads(data["history"])}
+
+
+def check_same_t(cache: TubeCache, checkpoint: Path, t: int) -> None:
+    """A named error when the tubes were cut with another t than the checkpoint trained on."""
+    if cache.t != t:
+        raise ProvenanceError(
+            f"tubes built with t={cache.t}, the checkpoint {checkpoint} with t={t}",
+            file=cache.root,
+            fix=f"cut the tubes with --t {t} (ssmtl tubes) or train with t={cache.t}",
+        )
 
 
 def auc_row(
@@ -129,8 +140,7 @@ def evaluate_checkpoint(
     """One row: the AUCs of one checkpoint (with chance levels and, for ``resamples`` > 0,
     bootstrap intervals) and each head's AUC alone; the network runs on ``device``."""
     model, _, t = load_checkpoint(checkpoint, device)
-    if cache.t != t:
-        raise ValueError(f"{cache.root}: tubes built with t={cache.t}, {checkpoint} with t={t}")
+    check_same_t(cache, checkpoint, t)
     heads = object_scores(model, cache, targets, progress=False)
     sizes = frame_sizes(dataset)
     row = auc_row(dataset, cache, heads["score"], sizes, config, alpha, beta, resamples)

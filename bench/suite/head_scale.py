@@ -26,7 +26,7 @@ from bench.paper import TRAIN_FRACTION
 from bench.score import MapConfig, object_scores
 from bench.score.heads import head_statistics, standardise
 from bench.score.objects import score_tasks
-from bench.suite.convergence import write_auc_rows
+from bench.suite.convergence import check_same_t, write_auc_rows
 from bench.train import load_checkpoint
 from bench.tubes import TubeCache
 
@@ -73,8 +73,7 @@ def head_scale_experiment(
     model, _, t = load_checkpoint(checkpoint)
     test_cache, train_cache = TubeCache.open(test_tubes), TubeCache.open(train_tubes)
     for cache in (test_cache, train_cache):
-        if cache.t != t:
-            raise ValueError(f"{cache.root}: tubes built with t={cache.t}, {checkpoint} with t={t}")
+        check_same_t(cache, checkpoint, t)
     load = lambda path: None if path is None else np.load(path, mmap_mode="r")  # noqa: E731
     _, val_rows = train_cache.train_val_split(TRAIN_FRACTION)
     validation = object_scores(

@@ -34,12 +34,13 @@ from scipy.stats import spearmanr
 
 from bench.data import VideoDataset
 from bench.detection import Detections
+from bench.errors import InputError
 from bench.model import SSMTL
 from bench.progress import progress_bar
 from bench.score import MapConfig, frame_sizes, object_scores
 from bench.score.heads import combine_heads
 from bench.score.objects import score_tasks
-from bench.suite.convergence import write_auc_rows
+from bench.suite.convergence import check_same_t, write_auc_rows
 from bench.tasks import middle_error, tubes_to_float
 from bench.train import load_checkpoint
 from bench.tubes import TubeCache
@@ -164,10 +165,13 @@ def middle_map_experiment(
     ``out``."""
     model, _, t = load_checkpoint(checkpoint)
     cache = TubeCache.open(test_tubes)
-    if cache.t != t:
-        raise ValueError(f"{cache.root}: tubes built with t={cache.t}, {checkpoint} with t={t}")
+    check_same_t(cache, checkpoint, t)
     if "middle" not in model.tasks:
-        raise ValueError(f"{checkpoint}: the model has no T3 (middle box) head")
+        raise InputError(
+            "the model has no T3 (middle box) head",
+            file=checkpoint,
+            fix="give a checkpoint trained with the middle task",
+        )
     targets = None if test_targets is None else np.load(test_targets, mmap_mode="r")
     heads = object_scores(model, cache, targets, imagenet_term=imagenet_term)
     pixel_max, peaks = middle_peaks(model, cache, config)
