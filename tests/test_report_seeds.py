@@ -199,3 +199,19 @@ def test_gpu_model_table_reads_the_bench_rows(tmp_path):
     assert list(table.iloc[0]) == [
         "deep_wide", "NVIDIA H200", 64, "bf16", "on", "off", "5,123", "20,012",
     ]  # fmt: skip
+
+
+def test_a_suspects_seed_set_stays_out_of_the_headline_tables(tmp_path):
+    """A second seed set (the batch-size suspect s10b256_seed*) is in the seeds table but not
+    in Tables 2-3 or the summary: those show the set that holds the headline run."""
+    from bench.report.diagnosis import headline_seed_rows, seed_rows
+
+    metrics = study(tmp_path)
+    for seed in (0, 1, 2):
+        row = {"epoch": 3, "auc_micro": 0.5 + seed / 10, "auc_macro_strict": 0.9}
+        write(tmp_path / "ped2" / "convergence" / f"s10b256_seed{seed}.json",
+              {"best_epoch": 3, "rows": [row]})  # fmt: skip
+    sets = [r["seeds"] for r in seed_rows(metrics) if r["dataset"] == "ped2"]
+    assert any(s.startswith("s10b256_seed0") for s in sets)
+    shown = [r["seeds"] for r in headline_seed_rows(metrics) if r["dataset"] == "ped2"]
+    assert shown == ["s10_seed0, s10_seed1, s10_seed2 (n=3)"]

@@ -195,9 +195,10 @@ def spans_seeds(row: dict[str, Any]) -> bool:
 
 def seed_rows(metrics: MetricsDir) -> list[dict[str, Any]]:
     """The headline rows (object and frame level) over training seeds: ``dataset``, ``level``,
-    ``seeds`` (which, and n), ``values`` (each of :data:`AUC_KEYS`: its figures, one per seed)
-    and ``note``. The Ped2 study's seed set replaces the single Ped2 object-level row it
-    contains."""
+    ``seeds`` (which, and n), ``values`` (each of :data:`AUC_KEYS`: its figures, one per seed),
+    ``note`` and ``headline`` (whether Tables 2-3 show it: a Ped2 study seed set only when it
+    holds the headline run; the others, such as a suspect's, stay in the seeds table). The Ped2
+    study's seed set replaces the single Ped2 object-level row it contains."""
     rows = []
     seed_sets = convergence_seed_sets(metrics)
     headline = headline_run(metrics, "ped2")
@@ -212,8 +213,9 @@ def seed_rows(metrics: MetricsDir) -> list[dict[str, Any]]:
         note = "" if len(runs) >= 3 else f"only {len(runs)} seed(s): the spread is not known"
         seeds = f"{', '.join(str(s) for s, _ in runs)} (n={len(runs)})"
         rows.append(
-            {"dataset": dataset, "level": level, "seeds": seeds, "values": values, "note": note}
-        )
+            {"dataset": dataset, "level": level, "seeds": seeds, "values": values, "note": note,
+             "headline": True}
+        )  # fmt: skip
     for run_set, tables in seed_sets.items():
         selected = [r for r in (selected_row(t) for t in tables.values()) if r is not None]
         values = {
@@ -221,10 +223,17 @@ def seed_rows(metrics: MetricsDir) -> list[dict[str, Any]]:
         }
         note = f"Ped2 study {run_set}: each seed's selected checkpoint (lowest validation loss)"
         seeds = f"{', '.join(tables)} (n={len(selected)})"
+        shown = headline is None or headline[0] in tables
         rows.append(
-            {"dataset": "ped2", "level": "object", "seeds": seeds, "values": values, "note": note}
-        )
+            {"dataset": "ped2", "level": "object", "seeds": seeds, "values": values, "note": note,
+             "headline": shown}
+        )  # fmt: skip
     return rows
+
+
+def headline_seed_rows(metrics: MetricsDir) -> list[dict[str, Any]]:
+    """The :func:`seed_rows` Tables 2-3 and the summary show."""
+    return [row for row in seed_rows(metrics) if row["headline"]]
 
 
 def seeds_table(metrics: MetricsDir) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report.diagnosis import seed_rows, spans_seeds
+from bench.report.diagnosis import headline_seed_rows, spans_seeds
 from bench.report.evidence import CHANCE_COLUMN, NOT_COMPUTED
 from bench.report.levels import Level, load_level
 from bench.report.load import DATASETS, NA, MetricsDir, is_number, profile_label
@@ -63,7 +63,7 @@ def pair(first: str, second: str) -> str:
 def summary_table(metrics: MetricsDir) -> pd.DataFrame:
     """One row per dataset and level with a metrics file; AUC, RBDC and TBDC in percent."""
     rows = []
-    seeds = seed_rows(metrics)
+    seeds = headline_seed_rows(metrics)
     for dataset in DATASETS:
         for name, (title, level) in LEVELS.items():
             run = load_level(metrics, dataset, name)

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from bench.paper import LAMBDA, LAMBDA_GRID, T_GRID, T
-from bench.report.diagnosis import mean_std, seed_rows, spans_seeds
+from bench.report.diagnosis import headline_seed_rows, mean_std, spans_seeds
 from bench.report.evidence import CHANCE_COLUMN, auc_flags, chance_levels, joined, published_flags
 from bench.report.levels import Level, dataset_chance, load_level
 from bench.report.load import (
@@ -161,7 +161,7 @@ def table2(ref: pd.DataFrame, metrics: MetricsDir) -> pd.DataFrame:
     """Table 2: frame-level AUC per dataset and level: prior methods, SSMTL as published, ours;
     every AUC with its chance level, 95% interval (ours), seed count and flags."""
     rows: list[list[str]] = []
-    seeds = seed_rows(metrics)
+    seeds = headline_seed_rows(metrics)
     for dataset in DATASETS:
         chance = dataset_chance(metrics, dataset)
         rows += t2_prior(ref, dataset, chance)
@@ -288,7 +288,7 @@ def table3(ref: pd.DataFrame, metrics: MetricsDir) -> pd.DataFrame:
     run = load_level(metrics, "ped2", "object_level.json")
     source = profile_label(metrics, "ped2", "object")
     seeds = [
-        r for r in seed_rows(metrics)
+        r for r in headline_seed_rows(metrics)
         if (r["dataset"], r["level"]) == ("ped2", "object") and spans_seeds(r)
     ]  # fmt: skip
     rows = [*published, t3_ours(run, source), *(t3_seeds(r, run, source) for r in seeds)]
