@@ -170,15 +170,17 @@ def test_gpu_runs_name_their_device_and_level_and_pool_their_seeds(tmp_path):
     the level; the seeds table pools sn_gpu_seed0..2 like the CPU study's seeds."""
     ped2 = tmp_path / "ped2" / "convergence"
     for seed, auc in ((0, 0.90), (1, 0.92), (2, 0.94)):
-        train = {"train_tubes": 25510, "device": "NVIDIA H200", "config": {"level": "object"}}
+        config = {"level": "object", "device": "cuda"}
+        train = {"train_tubes": 25510, "device": "NVIDIA H200", "config": config}
         write(ped2 / f"sn_gpu_seed{seed}_train.json", train)
         row = {"epoch": 30, "auc_micro": auc, "auc_macro_strict": 0.95}
         write(ped2 / f"sn_gpu_seed{seed}.json", {"best_epoch": 30, "rows": [row]})
-    write(ped2 / "frame_gpu_train.json", {"device": "NVIDIA H200", "config": {"level": "frame"}})
+    config = {"level": "frame", "device": "cuda"}
+    write(ped2 / "frame_gpu_train.json", {"device": "NVIDIA H200", "config": config})
     write(ped2 / "frame_gpu.json", {"best_epoch": 5, "rows": [{"epoch": 5, "auc_micro": 0.7}]})
     metrics = MetricsDir(tmp_path)
     conv = convergence_table(metrics)
-    assert list(conv["device"]) == ["NVIDIA H200"] * 4
+    assert list(conv["device"]) == ["cuda (NVIDIA H200)"] * 4
     assert list(conv["level"]) == ["frame", "object", "object", "object"]
     seeds = seeds_table(metrics)
     row = seeds[seeds.iloc[:, 2].str.startswith("sn_gpu_seed0")].iloc[0]

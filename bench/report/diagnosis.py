@@ -334,7 +334,8 @@ def convergence_table(metrics: MetricsDir) -> pd.DataFrame:
         train = read_json(train_path) if train_path.is_file() else {}
         objects = train.get("train_tubes", NA)
         config = train.get("config", {})
-        device = train.get("device", config.get("device", NA))
+        device = config.get("device", NA)  # cpu | cuda | auto; newer summaries name the model
+        device = f"{device} ({train['device']})" if "device" in train else device
         for row in table.get("rows", []):
             loss = row.get("val_joint_loss")
             rows.append(
