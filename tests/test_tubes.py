@@ -241,6 +241,38 @@ def test_crop_tubes_same_box_in_every_frame_one_roi_align_call(monkeypatch):
     assert torch.allclose(single[:, 0], crops[:, 2])
 
 
+def test_grey_frames_are_cropped_once_and_equal_the_three_channel_crops():
+    from torchvision.ops import roi_align
+
+    from bench.tubes import to_uint8
+
+    rng = np.random.default_rng(2)
+    grey = torch.from_numpy(rng.integers(0, 256, (6, 1, 48, 64)).astype(np.float32))
+    frames = grey.expand(-1, 3, -1, -1).contiguous()  # a grey video decoded as RGB (UCSD)
+    index = torch.from_numpy(rng.integers(0, 6, (5, 3)))
+    boxes = torch.tensor(
+        [
+            [5.0, 6.0, 30.0, 40.0],
+            [0, 0, 64, 48],
+            [10.5, 3.25, 12.5, 20],
+            [1, 2, 3, 4],
+            [7, 7, 60, 9],
+        ]
+    )
+    crops = crop_tubes(frames, index, boxes)
+    assert crops.stride(2) == 0  # one channel cropped, broadcast
+    rois = torch.cat([index.reshape(-1, 1).float(), tubes_module.clip_boxes(boxes, 48, 64)
+                      .repeat_interleave(3, dim=0)], dim=1)  # fmt: skip
+    full = roi_align(frames, rois, (64, 64), 1.0, -1, True).view(5, 3, 3, 64, 64)
+    assert torch.equal(crops, full)  # bit for bit the three-channel result
+    as_bytes = to_uint8(crops)
+    assert as_bytes.shape == (5, 3, 3, 64, 64)
+    assert np.array_equal(as_bytes, full.round().to(torch.uint8).numpy())
+    colour = frames.clone()
+    colour[2, 1, 0, 0] += 1  # one pixel off grey: every channel is cropped
+    assert crop_tubes(colour, index, boxes).stride(2) != 0
+
+
 def test_clamp_frames_at_both_ends():
     offsets = window_offsets(3)
     assert clamp_frames(0, offsets, 40).tolist() == [[0, 0, 0, 0, 1, 2, 3]]

@@ -143,7 +143,7 @@ class OnlineScorer:
         crops = crop_tubes(
             self.ring, torch.from_numpy(frames), torch.from_numpy(np.asarray(boxes, np.float32))
         )
-        return crops.round_().permute(0, 2, 1, 3, 4).div_(255.0)
+        return crops.round().permute(0, 2, 1, 3, 4).div_(255.0)
 
     def _scores(self, x: torch.Tensor, class_scores: np.ndarray) -> dict[str, np.ndarray]:
         if len(x) == 0:
