@@ -1,23 +1,38 @@
-"""Which device runs the networks, and its name as the report shows it."""
+"""Which device runs the networks, and its name as the report shows it.
+
+torch is imported inside the functions that need it: the report names the CPU without paying
+for the import.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 
 def pick_device(name: str) -> torch.device:
     """``auto``: CUDA when available, else the CPU; any other torch device name as given."""
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
 
 
 def device_name(device: torch.device) -> str:
-    """The GPU's name, or the CPU model from ``/proc/cpuinfo``."""
+    """The GPU's name, or the CPU model (:func:`cpu_name`)."""
     if device.type == "cuda":
+        import torch
+
         return torch.cuda.get_device_name(device)
+    return cpu_name()
+
+
+def cpu_name() -> str:
+    """The CPU model from ``/proc/cpuinfo`` (``unknown CPU`` where there is none)."""
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:

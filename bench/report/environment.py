@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from bench import tracking
+from bench.devices import cpu_name
 
 PACKAGES = (
     "torch",
@@ -55,8 +56,7 @@ def device() -> str:
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         return f"cuda: {torch.cuda.get_device_name(0)}"
-    cpu = platform.processor() or platform.machine()
-    return f"cpu: {cpu}, {os.cpu_count()} cores"
+    return f"cpu: {cpu_name()}, {os.cpu_count()} cores"
 
 
 def data_hash(dvc_file: Path) -> str:
