@@ -32,7 +32,7 @@ from bench.tubes.cache import (
     remove_cache_dir,
     write_json,
 )
-from bench.tubes.crop import SAMPLING_RATIO, crop_tubes, frames_to_tensor, to_uint8
+from bench.tubes.crop import SAMPLING_RATIO, crop_tubes, frames_to_tensor, is_grey, to_uint8
 from bench.tubes.plan import DetectionsLike, Plan, edge_policy, plan_tubes, tube_cache_key
 
 MAX_OBJECTS_PER_CALL = 128  # objects per roi_align call in a build: bounds the float crop buffer
@@ -116,11 +116,16 @@ def _crop_chunk(
     sequences: list,
     boxes: np.ndarray,
     writers: dict[str, _NpyRows],
+    grey: bool,
 ) -> int:
-    """Crop tubes ``c0..c1-1`` (every sequence kind in one ``roi_align`` call) and write them."""
+    """Crop tubes ``c0..c1-1`` (every sequence kind in one ``roi_align`` call) and write them;
+    ``grey``: whether the block's frames are grey (:func:`bench.tubes.crop.is_grey`)."""
     positions = np.concatenate([seq[c0:c1] for _, seq in sequences]).astype(np.int64) - lo
     chunk_boxes = np.concatenate([boxes[c0:c1]] * len(sequences))
-    crops = to_uint8(crop_tubes(frames, torch.from_numpy(positions), torch.from_numpy(chunk_boxes)))
+    crops = crop_tubes(
+        frames, torch.from_numpy(positions), torch.from_numpy(chunk_boxes), grey=grey
+    )
+    crops = to_uint8(crops)
     for j, (name, _) in enumerate(sequences):
         writers[name].write(c0, crops[j * (c1 - c0) : (j + 1) * (c1 - c0)])
     return c1 - c0
@@ -171,9 +176,10 @@ def _crop_video(
             lo = min(int(index[b0:b1].min()) for _, index in sequences)
             hi = max(int(index[b0:b1].max()) for _, index in sequences) + 1
             frames = frames_to_tensor(window.get(lo, hi))
+            grey = is_grey(frames)  # once per block, not per chunk
             for c0 in range(b0, b1, MAX_OBJECTS_PER_CALL):
                 c1 = min(b1, c0 + MAX_OBJECTS_PER_CALL)
-                chunk = (frames, lo, c0, c1, sequences, arrays["box"], writers)
+                chunk = (frames, lo, c0, c1, sequences, arrays["box"], writers, grey)
                 if pool is None:
                     done = _crop_chunk(*chunk)
                     if pbar is not None:

@@ -44,6 +44,7 @@ def crop_tubes(
     boxes: torch.Tensor,
     size: int = TUBE_SIZE,
     sampling_ratio: int = SAMPLING_RATIO,
+    grey: bool | None = None,
 ) -> torch.Tensor:
     """Crop ``boxes[k]`` from ``frames[frame_index[k, j]]`` for every ``k, j``:
     ``(K, T, C, size, size)``.
@@ -53,7 +54,8 @@ def crop_tubes(
     see :func:`clip_boxes`). The same box is used in every frame of a tube (no tracking). All
     ``K*T`` crops come from a single ``roi_align(aligned=True)`` call (see the module docstring
     for the sampling ratio). Crops of grey frames (equal RGB channels) are one channel's crops
-    broadcast over the channels (a stride-0 view: copy it before writing in place).
+    broadcast over the channels (a stride-0 view: copy it before writing in place); ``grey``
+    says whether they are, when the caller already knows (default: :func:`is_grey` checks).
     """
     if frames.ndim != 4 or frame_index.ndim != 2 or boxes.shape != (frame_index.shape[0], 4):
         raise ValueError(
@@ -78,7 +80,7 @@ def crop_tubes(
     # roi_align samples each channel with the same weights, so the crops of a grey frame (RGB
     # with equal channels, e.g. UCSD Ped2) are one channel's crops repeated: a third of the work,
     # bit for bit the same result
-    grey = channels == 3 and is_grey(frames)
+    grey = channels == 3 and (is_grey(frames) if grey is None else grey)
     crops = roi_align(
         frames[:, :1] if grey else frames,
         rois,
