@@ -36,9 +36,9 @@ REASONS = {
     "teacher_imagenet": "offline stand-in: the paper's weights cannot be downloaded here",
     "teacher_detector": "offline stand-in: the paper's weights cannot be downloaded here",
     "epochs": "CPU profile: 2 cores",
+    # the measured effect lives in docs/ped2.md (the batch-size suspect), not as numbers in code
     "batch_size": "CPU profile: 2 cores (small 3D-conv batches train faster on a CPU); on Ped2 "
-    "the paper's 256 gives the same micro AUC at the selected epoch (85.7 ± 3.1 vs 85.4 ± 1.3, "
-    "3 seeds, docs/ped2.md)",
+    "the paper's 256 scores no higher at the selected epoch (docs/ped2.md, batch-size suspect)",
     "frame_stride": "CPU profile: 2 cores",
     "arch": "CPU profile: 2 cores",
     "ablation hyperparameters": "our search's best (section 4.2's grid, on our profile)",
