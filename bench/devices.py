@@ -13,6 +13,11 @@ if TYPE_CHECKING:
     import torch
 
 
+# Training precisions (``ssmtl train --precision``): auto is bf16 autocast where the device
+# computes bf16 natively (:func:`native_bf16`), else fp32.
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
 def pick_device(name: str) -> torch.device:
     """``auto``: CUDA when available, else the CPU; any other torch device name as given."""
     import torch
@@ -20,6 +25,15 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 in hardware: CUDA with bf16, a CPU with AVX-512 BF16."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def device_name(device: torch.device) -> str:

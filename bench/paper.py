@@ -46,6 +46,8 @@ TRAIN_FRACTION = 0.85  # "the first 85% of the frames in each training video", t
 EPOCHS = 30
 LEARNING_RATE = 1e-3  # Adam, the other parameters at their defaults
 BATCH_SIZE = {"shallow_narrow": 256, "deep_narrow": 128, "shallow_wide": 128, "deep_wide": 64}
+# Not stated; the authors' GTX 1080 Ti (supplementary 6.2) computes no bf16.
+PRECISION = "fp32"
 
 # Supplementary section 6.2: running time on the authors' GPU.
 RUNNING_TIME = {

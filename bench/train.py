@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from bench import paper
-from bench.devices import pick_device
+from bench.devices import PRECISIONS, native_bf16, pick_device
 from bench.errors import InputError, ParameterError, ProvenanceError
 from bench.model import ARCHITECTURES, SSMTL
 from bench.paper import N_DISTILL, TASKS
@@ -33,21 +33,12 @@ from bench.tasks import joint_loss, task_losses
 from bench.train_data import DeviceCache, batches, load_batch, on_device
 from bench.tubes import TubeCache
 
-PRECISIONS = ("auto", "fp32", "bf16")
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bf16 in hardware: CUDA with bf16, a CPU with AVX-512 BF16."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
 
 def use_bf16(precision: str, device: torch.device) -> bool:
-    """bf16 autocast for ``precision``; ``auto``: on a native-bf16 CUDA device only (on a CPU with
-    native bf16, 1.8x faster but not deterministic; emulated, ~20x slower: docs/deviations.md)."""
-    native_cuda = device.type == "cuda" and native_bf16(device)
-    return precision == "bf16" or (precision == "auto" and native_cuda)
+    """bf16 autocast for ``precision``; ``auto``: where ``device`` computes bf16 natively (CUDA, a
+    CPU with AVX-512 BF16: 1.8x faster training there), fp32 where it would be emulated (~20x
+    slower on an AVX2 CPU). docs/deviations.md, "Precision"."""
+    return precision == "bf16" or (precision == "auto" and native_bf16(device))
 
 
 @dataclass
@@ -63,7 +54,7 @@ class TrainConfig:
     train_fraction: float = paper.TRAIN_FRACTION
     seed: int = 0
     device: str = "auto"  # auto: CUDA when available, else CPU
-    precision: str = "auto"  # auto: bf16 autocast on a CUDA device with native bf16 | fp32 | bf16
+    precision: str = "auto"  # auto: bf16 autocast where the device has native bf16 | fp32 | bf16
     # CUDA: deterministic kernels (the same numbers run to run); False lets cuDNN pick its fastest
     deterministic: bool = True
 

@@ -305,3 +305,24 @@ def test_weights_saved_without_the_update_count_load_and_keep_the_moving_average
     x = torch.rand(2, 16, 3, 64, 64)
     bn(x, "arrow")
     torch.testing.assert_close(bn.running_mean_arrow, 0.9 * before + 0.1 * x.mean(dim=(0, 2, 3, 4)))
+
+
+@pytest.mark.parametrize("depth", [2, 3, 7])
+def test_encoder_conv_weight_gradients_under_cpu_bf16_autocast_follow_fp32(depth):
+    """oneDNN's bf16 3D conv returns wrong, run-dependent weight gradients for two-frame inputs
+    (t = 1's T3 context) on AVX-512 BF16 CPUs: the encoder runs those convs in fp32
+    (``BF16_UNSAFE_DEPTH``), and every depth's gradient stays within bf16 rounding of fp32."""
+
+    def weight_gradients(bf16: bool) -> torch.Tensor:
+        torch.manual_seed(0)
+        layer = EncoderConv(16, 32, TASKS).to(memory_format=torch.channels_last_3d)
+        x = torch.rand(8, 16, depth, 16, 16).contiguous(memory_format=torch.channels_last_3d)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            y = layer(x, "middle")
+        y.float().square().mean().backward()
+        return layer.conv.weight.grad
+
+    fp32 = weight_gradients(False)
+    first, second = weight_gradients(True), weight_gradients(True)
+    assert torch.equal(first, second)
+    assert float((first - fp32).norm() / fp32.norm()) < 0.05

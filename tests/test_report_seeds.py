@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from bench.report.diagnosis import convergence_table, headline_run, seeds_table
-from bench.report.load import MetricsDir
+from bench.report.load import NA, MetricsDir
 
 
 def write(path: Path, data: dict) -> None:
@@ -170,7 +170,7 @@ def test_gpu_runs_name_their_device_and_level_and_pool_their_seeds(tmp_path):
     the level; the seeds table pools sn_gpu_seed0..2 like the CPU study's seeds."""
     ped2 = tmp_path / "ped2" / "convergence"
     for seed, auc in ((0, 0.90), (1, 0.92), (2, 0.94)):
-        config = {"level": "object", "device": "cuda"}
+        config = {"level": "object", "device": "cuda", "autocast": "bf16"}
         train = {"train_tubes": 25510, "device": "NVIDIA H200", "config": config}
         write(ped2 / f"sn_gpu_seed{seed}_train.json", train)
         row = {"epoch": 30, "auc_micro": auc, "auc_macro_strict": 0.95}
@@ -182,6 +182,7 @@ def test_gpu_runs_name_their_device_and_level_and_pool_their_seeds(tmp_path):
     conv = convergence_table(metrics)
     assert list(conv["device"]) == ["cuda (NVIDIA H200)"] * 4
     assert list(conv["level"]) == ["frame", "object", "object", "object"]
+    assert list(conv["precision"]) == [NA, "bf16", "bf16", "bf16"]  # frame_gpu: not recorded
     seeds = seeds_table(metrics)
     row = seeds[seeds.iloc[:, 2].str.startswith("sn_gpu_seed0")].iloc[0]
     assert row.iloc[3] == "92.0 ± 2.0"

@@ -190,6 +190,7 @@ def test_complete_grid_best_is_argmin_and_mlflow_runs(data, work):
         "lr": 1e-3,
         "seed": 0,
         "device": "cpu",
+        "precision": "auto",
         "frame_stride": 6,
     }
     assert {row["number"]: row["epochs_run"] for row in summary["trials"]} == {
@@ -230,6 +231,15 @@ def test_complete_grid_best_is_argmin_and_mlflow_runs(data, work):
             SearchConfig(**{**SMALL, "epochs": 1, "lams": (0.2, 1.0)}, storage=storage_url(work)),
             out,
         )
+    # The training precision is part of the identity; a study stored before it was resumes.
+    fp32 = SearchConfig(**{**SMALL, "epochs": 1, "precision": "fp32"}, storage=storage_url(work))
+    with pytest.raises(ValueError, match="other settings.*precision"):
+        search(data, fp32, out)
+    stored = optuna.load_study(study_name="ssmtl-synthetic", storage=storage_url(work))
+    stored.set_user_attr(
+        "search", {k: v for k, v in stored.user_attrs["search"].items() if k != "precision"}
+    )
+    assert search(data, config, out)["best"] == summary["best"]
 
 
 # --- (2) + (3) kill mid-trial, resume -------------------------------------------------------------

@@ -511,15 +511,14 @@ def test_resume_refuses_other_settings(tiny_cache, tmp_path):
         train(cache, None, TrainConfig(**{**asdict(config), "lr": 0.01}), checkpoint_dir=tmp_path)
 
 
-def test_precision_auto_is_bf16_only_on_a_native_cuda_device(monkeypatch):
+def test_precision_auto_is_bf16_where_the_device_computes_it_natively(monkeypatch):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    monkeypatch.setattr(train_module, "native_bf16", lambda device: False)
+    monkeypatch.setattr(train_module, "native_bf16", lambda device: False)  # e.g. an AVX2 CPU
     assert not train_module.use_bf16("auto", cpu) and not train_module.use_bf16("auto", cuda)
     assert train_module.use_bf16("bf16", cpu) and not train_module.use_bf16("fp32", cpu)
-    monkeypatch.setattr(train_module, "native_bf16", lambda device: True)
-    # an AVX-512 BF16 CPU: bf16 is native but not deterministic run to run, so auto stays fp32
-    assert not train_module.use_bf16("auto", cpu)
-    assert train_module.use_bf16("auto", cuda) and not train_module.use_bf16("fp32", cuda)
+    monkeypatch.setattr(train_module, "native_bf16", lambda device: True)  # AVX-512 BF16, CUDA
+    assert train_module.use_bf16("auto", cpu) and train_module.use_bf16("auto", cuda)
+    assert not train_module.use_bf16("fp32", cpu) and not train_module.use_bf16("fp32", cuda)
     with pytest.raises(ValueError, match="precision"):
         TrainConfig(precision="fp16")
 

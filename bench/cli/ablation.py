@@ -12,6 +12,7 @@ from bench.cli.args import (
     add_head_scale_argument,
     add_localization_arguments,
     add_map_arguments,
+    add_precision_argument,
     comma_ints,
     dataset_from,
     map_config,
@@ -123,6 +124,7 @@ def add_ablation_commands(commands: argparse._SubParsersAction) -> None:
     )
     arg("--lr", type=ranged(float, 0), default=LEARNING_RATE, help=f"default {LEARNING_RATE:g}")
     arg("--device", default="auto", help="default auto")
+    add_precision_argument(run)
     add_map_arguments(run)
     add_head_scale_argument(run)
     add_localization_arguments(run)
@@ -212,6 +214,7 @@ def cmd_ablation_run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         device=args.device,
+        precision=args.precision,
         hyperparameters=args.hyperparameters,
     )
     dataset, maps = dataset_from(args), map_config(args)

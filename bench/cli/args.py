@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.data import DATASETS, VideoDataset, open_dataset
+from bench.devices import PRECISIONS
 from bench.errors import EXIT_BAD_INPUT as EXIT_BAD_INPUT  # re-exported for the commands
 
 if TYPE_CHECKING:
@@ -28,6 +29,17 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
         "--tracks-dir",
         type=Path,
         help="shanghaitech only: folder of AED track files (default: found under the root)",
+    )
+
+
+def add_precision_argument(parser: argparse.ArgumentParser) -> None:
+    """The training precision (docs/deviations.md, "Precision")."""
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto (default): bf16 autocast where the device computes bf16 natively (CUDA, a CPU "
+        "with AVX-512 BF16: ~1.8x faster training), else fp32 (emulated bf16 is ~20x slower)",
     )
 
 

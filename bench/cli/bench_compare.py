@@ -67,7 +67,9 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
         help="detector of the end-to-end stage: precomputed | yolo (default precomputed)",
     )
     compare.add_argument(
-        "--bf16", action="store_true", help="also time the ImageNet network in bf16 autocast"
+        "--bf16",
+        action="store_true",
+        help="also time training and the ImageNet network in bf16 autocast beside fp32",
     )
     compare.add_argument("--interop-threads", type=int, default=0, help="0: default")
     compare.add_argument("--work", type=Path, help="scratch folder (default: a temporary one)")

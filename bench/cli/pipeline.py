@@ -12,6 +12,7 @@ from bench.cli.args import (
     add_head_scale_argument,
     add_imagenet_term_argument,
     add_map_arguments,
+    add_precision_argument,
     add_test_inputs,
     add_validation_inputs,
     dataset_from,
@@ -177,14 +178,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--lr", type=ranged(float, 0), default=paper.LEARNING_RATE)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="auto")
-    train.add_argument(
-        "--precision",
-        choices=["auto", "fp32", "bf16"],
-        default="auto",
-        help="auto (default): bf16 autocast on a CUDA device that computes bf16 natively, else "
-        "fp32; bf16 on a CPU is opt-in: ~1.8x faster where native (AVX-512 BF16) but not "
-        "deterministic run to run, ~20x slower where emulated",
-    )
+    add_precision_argument(train)
     train.add_argument(
         "--deterministic",
         type=parse_bool,

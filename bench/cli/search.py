@@ -10,6 +10,7 @@ from pathlib import Path
 from bench.cli.args import (
     EXIT_BAD_INPUT,
     add_dataset_arguments,
+    add_precision_argument,
     comma_floats,
     comma_ints,
     dataset_from,
@@ -168,6 +169,7 @@ def add_search_command(commands: argparse._SubParsersAction) -> None:
         help="training seed and seed of the intermittent sequences (default 0)",
     )
     arg("--device", default="auto", help="default auto: cuda when available")
+    add_precision_argument(search)
     arg(
         "--frame-stride",
         type=ranged(int, 1),
@@ -226,6 +228,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             lr=args.lr,
             seed=args.seed,
             device=args.device,
+            precision=args.precision,
             frame_stride=args.frame_stride,
         )
         dataset = dataset_from(args)

@@ -309,6 +309,7 @@ CONVERGENCE_COLUMNS = [
     "level",
     "train_objects",
     "device",
+    "precision",
     "epoch",
     "val_joint_loss",
     "val_acc_T1",
@@ -344,6 +345,7 @@ def convergence_table(metrics: MetricsDir) -> pd.DataFrame:
                     config.get("level", "object"),
                     str(objects),
                     str(device),
+                    str(config.get("autocast", NA)),  # what the run's precision resolved to
                     str(row["epoch"]),
                     f"{loss:.4f}" if isinstance(loss, (int, float)) else NA,
                     pct(row.get("val_acc_arrow")),

@@ -5,10 +5,9 @@ T1+T3, T1+T2+T3 and all four tasks with each of the four sizes; all four tasks d
 frame level). Two commands, two ``dvc.yaml`` stages:
 
 ``ssmtl ablation prepare``
-    Builds the rows' shared inputs once: training and test tube caches at the ``t`` the search
-    chose (``metrics/<dataset>/search.json``), for the object level and the frame level, from the
-    pipeline's detections and teacher targets, optionally keeping only the objects of every n-th
-    training / test frame (a CPU-profile knob; ``1`` = all, the paper's setting).
+    Builds the rows' shared inputs once: training and test tube caches at the search's ``t``
+    (``metrics/<dataset>/search.json``), object and frame level, from the pipeline's detections
+    and teachers, optionally of every n-th training / test frame only (``1``: all, the paper's).
 ``ssmtl ablation run --row ROW[,ROW...] --seed S[,S...]``
     Trains the row's model (eq. 5 with the search's lambda), scores the test objects (eq. 6),
     builds frame scores (section 3.4) and evaluates them: frame-level AUC micro and macro, RBDC
@@ -17,10 +16,9 @@ frame level). Two commands, two ``dvc.yaml`` stages:
     run per sweep named after the experiment file (``ablation.yaml synthetic ablation (sweep
     ...)``) that holds the table of its finished rows as ``summary.csv``; tagged with dataset,
     arch, tasks, level, seed, git commit and the hash of ``dvc.lock``. Writes
-    ``<row>-s<seed>.json`` (the pipeline: ``metrics/<dataset>/ablation/<group>/``). Several rows
-    and seeds run one after another in one process: ``dvc.yaml`` runs one process per group of
-    ``params.yaml`` ``ablation.groups``, because on CPU each process spends ~7 s importing torch
-    and MLflow before any work.
+    ``<row>-s<seed>.json`` (the pipeline: ``metrics/<dataset>/ablation/<group>/``). Rows and
+    seeds run one after another in one process (``dvc.yaml``: one per ``ablation.groups``
+    group): each process spends ~7 s importing torch and MLflow on a CPU.
 
 With a test frame stride ``n > 1`` the evaluation uses the ground truth of the same frames
 (:class:`bench.data.subsample.EveryNthFrame`): an unbiased estimate of the full-test AUC on
@@ -189,6 +187,7 @@ class RowProfile:
     batch_size: int = 0  # 0: the paper's batch for the architecture
     lr: float = LEARNING_RATE
     device: str = "auto"
+    precision: str = "auto"  # training autocast (bench.train.use_bf16)
     hyperparameters: str = "paper"  # t and lambda: the paper's for the dataset | the search's
 
 
@@ -291,6 +290,7 @@ def run_row(
         lr=profile.lr,
         seed=seed,
         device=profile.device,
+        precision=profile.precision,
     )
     tags = {
         "dataset": dataset.name,

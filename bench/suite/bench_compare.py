@@ -98,8 +98,7 @@ def scaling(rows: list[dict]) -> dict[str, dict]:
 def environment(other_cpus: float | None = None) -> dict:
     """Device, threads and versions the figures were taken with; ``other_cpus``: the CPUs other
     processes kept busy meanwhile (:class:`bench.suite.bench_load.OtherLoad`)."""
-    from bench.devices import device_name
-    from bench.train import native_bf16
+    from bench.devices import device_name, native_bf16
 
     cpu = torch.device("cpu")
     return {
@@ -194,8 +193,8 @@ def format_report(report: dict) -> str:
         b = row.get("bf16")
         if b and row["stage"] == "train":
             lines.append(
-                f"train bf16 autocast (opt-in): {b['samples_per_s']:.1f} samples/s vs fp32 "
-                f"{b['fp32_samples_per_s']:.1f}"
+                f"train bf16 autocast: {b['samples_per_s']:.1f} samples/s vs fp32 "
+                f"{b['fp32_samples_per_s']:.1f} (default here: {row['dtype']})"
             )
         elif b:
             lines.append(

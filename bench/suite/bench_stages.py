@@ -251,9 +251,10 @@ def stage_train(inputs: Inputs, k: int, state: dict) -> tuple[Side, Side, dict]:
     theirs, _ = _measure(lambda: ref.plain_train(inputs.arch, inputs.train_batch, steps, inputs.t))
     dtype = "bf16" if use_bf16(config.precision, torch.device("cpu")) else "fp32"
     extra: dict = {"dtype": dtype, "batch": inputs.train_batch}
-    if inputs.bf16 and k == 1 and dtype == "fp32":  # the opt-in precision beside the default
-        bf16 = timed_epoch("bf16")
-        extra["bf16"] = {"samples_per_s": bf16.per_s, "fp32_samples_per_s": mine.per_s}
+    if inputs.bf16 and k == 1:  # bf16 beside fp32, whichever of the two the default is
+        other = timed_epoch("fp32" if dtype == "bf16" else "bf16")
+        bf16, fp32 = (mine, other) if dtype == "bf16" else (other, mine)
+        extra["bf16"] = {"samples_per_s": bf16.per_s, "fp32_samples_per_s": fp32.per_s}
     return mine, theirs, extra
 
 

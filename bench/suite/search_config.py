@@ -57,6 +57,7 @@ class SearchConfig:
     lr: float = LEARNING_RATE
     seed: int = 0  # training seed and seed of the tubes' intermittent sequences
     device: str = "auto"
+    precision: str = "auto"  # training autocast (bench.train.use_bf16)
     frame_stride: int = 1  # CPU profile: train on the objects of every N-th frame only
 
     def __post_init__(self) -> None:
@@ -105,6 +106,7 @@ class SearchConfig:
             lr=self.lr,
             seed=self.seed,
             device=self.device,
+            precision=self.precision,
         )
 
     def name_for(self, dataset: str) -> str:
@@ -120,6 +122,7 @@ class SearchConfig:
             "lr": self.lr,
             "seed": self.seed,
             "device": self.device,
+            "precision": self.precision,
             "frame_stride": self.frame_stride,
         }
 

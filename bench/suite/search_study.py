@@ -214,6 +214,9 @@ def open_study(config: SearchConfig, study_name: str, storage_url: str) -> Any:
         study.set_metric_names([metric_name(config)])
     identity = json.loads(json.dumps(config.identity()))
     stored = study.user_attrs.get("search")
+    if stored is not None and "precision" not in stored:
+        # a study stored before the identity held the precision resumes with its own trials
+        identity.pop("precision")
     where = f"study {study_name!r} in {public_storage(storage_url)}"
     if stored is None:
         if study.trials:
