@@ -51,8 +51,8 @@ REASONS = {
     "T1+T2; standardised with validation-object statistics (no test data), every Ped2 seed scores "
     "higher (docs/ped2.md, head-scale suspect)",
     "precision": "auto: bf16 autocast where the device computes bf16 natively (CUDA, AVX-512 "
-    "BF16 CPUs), which trains ~1.8x faster there at the same accuracy (docs/performance.md); fp32 "
-    "where bf16 would be emulated (~20x slower)",
+    "BF16 CPUs), which trains ~1.6-1.8x faster there with AUCs inside the seed spread "
+    "(docs/performance.md); fp32 where bf16 would be emulated (~20x slower)",
 }
 NO_REASON = "no reason recorded (bench/report/deviations.py REASONS)"
 NOT_SET = "not set in params.yaml"
