@@ -1,4 +1,5 @@
-"""Which device runs the networks, and its name as the report shows it.
+"""Which device runs the networks, whether it computes bf16 natively, and its name as the report
+shows it.
 
 torch is imported inside the functions that need it: the report names the CPU without paying
 for the import.
