@@ -39,7 +39,7 @@ def add_precision_argument(parser: argparse.ArgumentParser) -> None:
         choices=PRECISIONS,
         default="auto",
         help="auto (default): bf16 autocast where the device computes bf16 natively (CUDA, a CPU "
-        "with AVX-512 BF16: ~1.8x faster training), else fp32 (emulated bf16 is ~20x slower)",
+        "with AVX-512 BF16: ~1.6-1.8x faster training), else fp32 (emulated bf16: ~20x slower)",
     )
 
 
