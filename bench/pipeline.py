@@ -308,13 +308,15 @@ def run_score(
     head_scale: str = "eq6",
     validation_tubes: Path | None = None,
     validation_targets: Path | None = None,
+    drop_heads: tuple[str, ...] = (),
 ) -> dict[str, np.ndarray]:
     """Object scores (eq. 6), frame scores (section 3.4) and scored regions of the test split;
     with ``out_heads`` also each head's own frame scores (``<task>/<video>``), for the per-head
     diagnosis of ``ssmtl evaluate --heads``. ``head_scale`` (:mod:`bench.score.heads`):
-    ``zscore_validation`` standardises the heads with the statistics of the validation objects
+    every scale but ``eq6`` standardises the heads with the statistics of the validation objects
     of ``validation_tubes`` (the training cache; its teachers ``validation_targets``); given,
-    those statistics are recorded in ``out_objects`` whatever the head scale."""
+    those statistics (on the head scale's scale) are recorded in ``out_objects``. ``drop_heads``
+    leaves heads out of eq. (6)'s mean (:func:`~bench.score.objects.score_tasks`)."""
     check_head_scale(head_scale)
     cache = TubeCache.open(tubes_dir)  # checked before the model is loaded
     fix = f"give the test tube cache of {dataset.name} (ssmtl tubes --split test)"
@@ -358,10 +360,9 @@ def run_score(
                 )
             train_targets = np.load(validation_targets, mmap_mode="r")
             check_teachers(train_targets, train_cache, Path(validation_targets))
-        stats = validation_statistics(model, train_cache, train_targets)
-    heads = object_scores(
-        model, cache, targets, imagenet_term=imagenet_term, head_scale=head_scale, stats=stats
-    )
+        stats = validation_statistics(model, train_cache, train_targets, head_scale=head_scale)
+    how = {"imagenet_term": imagenet_term, "head_scale": head_scale, "drop_heads": drop_heads}
+    heads = object_scores(model, cache, targets, stats=stats, **how)
     sizes = frame_sizes(dataset)
     frames = video_frame_scores(cache, heads["score"], sizes, config)
     save_npz(out_scores, frames)

@@ -70,11 +70,16 @@ def test_head_scale_rows_per_run_and_combination(tmp_path):
     assert list(spread["run"]) == ["mean ± std (n=2)"] * 2
     assert list(spread["auc_micro"]) == ["83.0 ± 4.2", "87.0 ± 4.2"]
     before = head_scale_table(MetricsDir(tmp_path))
-    write(tmp_path / "ped2" / "head_scale_frame.json", {"rows": {"eq6": {"auc_micro": 0.59}}})
+    frame = tmp_path / "ped2" / "head_scale_frame"
+    write(frame / "frame.json", {"rows": {"eq6": {"auc_micro": 0.59}}})
     with_frame = head_scale_table(MetricsDir(tmp_path))
-    assert list(with_frame.iloc[-1][["run", "auc_micro"]]) == ["frame level", "59.0"]
+    assert list(with_frame.iloc[-1][["run", "auc_micro"]]) == ["frame level frame", "59.0"]
     # the frame level is its own row, never pooled into the object level's mean ± std
     assert with_frame.iloc[:-1].equals(before)
+    write(frame / "frame_seed1.json", {"rows": {"eq6": {"auc_micro": 0.61}}})
+    pooled = head_scale_table(MetricsDir(tmp_path)).iloc[-1]
+    assert list(pooled[["run", "auc_micro"]]) == ["frame level mean ± std (n=2)", "60.0 ± 1.4"]
+    assert head_scale_table(MetricsDir(tmp_path)).iloc[: len(before)].equals(before)
 
 
 def test_seeds_stage_rows_are_read_from_their_evaluation(tmp_path):
@@ -218,3 +223,39 @@ def test_a_suspects_seed_set_stays_out_of_the_headline_tables(tmp_path):
     assert any(s.startswith("s10b256_seed0") for s in sets)
     shown = [r["seeds"] for r in headline_seed_rows(metrics) if r["dataset"] == "ped2"]
     assert shown == ["s10_seed0, s10_seed1, s10_seed2 (n=3)"]
+
+
+def test_table2_shows_the_frame_level_deviation_beside_the_published_levels(tmp_path):
+    from bench.report.load import load_reference
+    from bench.report.tables import DEVIATION_METHOD, table2
+
+    metrics = study(tmp_path)
+    reference = load_reference(
+        Path(__file__).resolve().parents[1] / "experiments" / "reference.csv"
+    )
+    assert DEVIATION_METHOD not in set(table2(reference, metrics)["method"])
+    ped2 = tmp_path / "ped2"
+    write(ped2 / "train_frame_level.json", {"config": {"seed": 0, "epochs": 6}})
+    result = {"auc_micro": 0.87, "auc_macro_strict": 0.95, "per_video": {}}
+    write(ped2 / "deviation" / "frame_level.json", result)
+    table = table2(reference, metrics)
+    rows = table[table["method"] == DEVIATION_METHOD]
+    assert list(rows["level"]) == ["frame"] and list(rows["auc_micro"]) == ["87.0"]
+    assert "optimistic" in rows["note"].iloc[0]  # chosen on the test set, and it says so
+
+
+def test_the_readme_summary_lists_the_deviation_once_without_seed_rows_of_its_own(tmp_path):
+    from bench.report.summary import summary_table
+
+    metrics = study(tmp_path)
+    ped2 = tmp_path / "ped2"
+    write(ped2 / "train_frame_level.json", {"config": {"seed": 0, "epochs": 6}})
+    write(ped2 / "frame_level.json", {"auc_micro": 0.62, "per_video": {}})
+    for seed in (1, 2):
+        write(ped2 / "frame_seeds" / f"frame_level-s{seed}.json", {"auc_micro": 0.6})
+    before = summary_table(metrics)
+    write(ped2 / "deviation" / "frame_level.json", {"auc_micro": 0.87, "per_video": {}})
+    after = summary_table(metrics)
+    added = after.iloc[len(before) :]
+    assert len(added) == 1 and added["micro AUC"].iloc[0] == "87.0"
+    assert "chosen on test" in added["run"].iloc[0]

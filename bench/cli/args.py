@@ -68,7 +68,9 @@ def add_map_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # bench.score.HEAD_SCALES, spelled out: importing bench.score loads torch, which `--help` must not
-HEAD_SCALE_CHOICES = ("eq6", "zscore_validation")
+HEAD_SCALE_CHOICES = ("eq6", "zscore_validation", "log_zscore_validation")
+# bench.paper.TASKS, spelled out for the same reason
+HEAD_CHOICES = ("arrow", "motion", "middle", "distill")
 
 
 def add_head_scale_argument(parser: argparse.ArgumentParser) -> None:
@@ -77,9 +79,23 @@ def add_head_scale_argument(parser: argparse.ArgumentParser) -> None:
         "--head-scale",
         choices=HEAD_SCALE_CHOICES,
         default="eq6",
-        help="how eq. (6) combines the heads: eq6 (the paper's plain mean, default) or "
+        help="how eq. (6) combines the heads: eq6 (the paper's plain mean, default), "
         "zscore_validation (each head standardised with its mean and std over the validation "
-        "objects of the training tubes: a deviation, docs/deviations.md)",
+        "objects of the training tubes) or log_zscore_validation (the same after T1/T2 become "
+        "log-odds and T3/T4 log errors); both deviations, docs/deviations.md",
+    )
+
+
+def add_drop_heads_argument(parser: argparse.ArgumentParser) -> None:
+    """Heads left out of eq. (6)'s mean (bench.score.objects.score_tasks)."""
+    parser.add_argument(
+        "--drop-heads",
+        nargs="*",
+        choices=HEAD_CHOICES,
+        default=[],
+        metavar="HEAD",
+        help="heads left out of eq. (6)'s mean (a deviation: the paper averages every head), "
+        f"from {', '.join(HEAD_CHOICES)}; each head's own score is still written",
     )
 
 

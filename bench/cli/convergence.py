@@ -11,6 +11,7 @@ from pathlib import Path
 from bench.cli.args import (
     add_bootstrap_argument,
     add_dataset_arguments,
+    add_drop_heads_argument,
     add_imagenet_term_argument,
     add_localization_arguments,
     add_map_arguments,
@@ -31,11 +32,13 @@ validation loss. The JSON is rewritten after every epoch.
 
 
 HEAD_SCALE = """\
-Score the test objects with one checkpoint and combine the heads of eq. (6) four ways through
-the same maps, filters and evaluation: the paper's plain mean (eq6); each head standardised with
-its mean and standard deviation on the validation objects (the last 15% of each training video)
-then averaged (zscore_validation, no test data); standardised with the test objects' own
-statistics (zscore_test, a transductive diagnostic); each head alone.
+Score the test objects with one checkpoint and combine the heads of eq. (6) several ways
+through the same maps, filters and evaluation: the paper's plain mean (eq6); each head
+standardised with its mean and standard deviation on the validation objects (the last 15% of
+each training video) then averaged (zscore_validation, no test data); the same after T1/T2 become
+log-odds and T3/T4 log errors (log_zscore_validation); standardised with the test objects' own
+statistics (zscore_test, log_zscore_test: transductive diagnostics); each head alone. With
+--drop-heads, every combination again without those heads.
 """
 
 MIDDLE_MAP = """\
@@ -85,6 +88,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     add_checkpoint_experiment_arguments(parser)
     add_validation_inputs(parser, required=True)
+    add_drop_heads_argument(parser)
     parser.set_defaults(func=cmd_head_scale)
 
     parser = commands.add_parser(
@@ -163,11 +167,12 @@ def cmd_head_scale(args: argparse.Namespace) -> int:
         args.validation_targets,
         map_config(args),
         args.out,
+        drop_heads=tuple(args.drop_heads),
         **experiment_options(args),
     )
     for name, row in table["rows"].items():
         print(
-            f"{name:>18}: micro {row['auc_micro']:.4f} macro(strict) "
+            f"{name:>36}: micro {row['auc_micro']:.4f} macro(strict) "
             f"{row['auc_macro_strict']:.4f} rbdc {row['rbdc']:.4f} tbdc {row['tbdc']:.4f}"
         )
     emit(args, table, f"wrote {args.out}")

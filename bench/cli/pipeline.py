@@ -9,6 +9,7 @@ from pathlib import Path
 from bench import paper
 from bench.cli.args import (
     add_dataset_arguments,
+    add_drop_heads_argument,
     add_head_scale_argument,
     add_imagenet_term_argument,
     add_map_arguments,
@@ -229,6 +230,7 @@ def add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     )
     add_imagenet_term_argument(score)
     add_head_scale_argument(score)
+    add_drop_heads_argument(score)
     add_validation_inputs(score)
     score.set_defaults(func=cmd_score)
 
@@ -364,6 +366,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         head_scale=args.head_scale,
         validation_tubes=args.validation_tubes,
         validation_targets=args.validation_targets,
+        drop_heads=tuple(args.drop_heads),
     )
     print(f"wrote {args.out_scores}, {args.out_regions}, {args.out_objects}")
     return 0

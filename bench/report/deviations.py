@@ -48,8 +48,9 @@ REASONS = {
     "frame holds (Ped2 frame level below chance with them)",
     # the measured effects live in docs (docs/ped2.md, docs/performance.md), not as numbers here
     "head_scale": "eq. (6)'s heads live on scales up to 80x apart, so its plain mean is mostly "
-    "T1+T2; standardised with validation-object statistics (no test data), every Ped2 seed scores "
-    "higher (docs/ped2.md, head-scale suspect)",
+    "T1+T2; standardised with validation-object statistics (no test data, zscore_validation; "
+    "log_zscore_validation on log-odds and log errors), every Ped2 seed scores higher "
+    "(docs/ped2.md, head-scale suspect)",
     "precision": "auto: bf16 autocast where the device computes bf16 natively (CUDA, AVX-512 "
     "BF16 CPUs), which trains ~1.6-1.8x faster there with AUCs inside the seed spread "
     "(docs/performance.md); fp32 where bf16 would be emulated (~20x slower)",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -364,30 +363,26 @@ HEAD_SCALE_COLUMNS = ["run", "combination", *AUC_KEYS, "micro 95% CI"]
 
 
 def head_scale_table(metrics: MetricsDir) -> pd.DataFrame:
-    """Per Ped2 object-level run scored by ``ssmtl head-scale``: each combination of eq. (6)'s
-    heads; with several runs, each combination's mean ± std over them; then the frame level's
-    (``head_scale_frame.json``), never pooled with the object level."""
-    rows, by_combination = [], {}
-
-    def add(run: str, path: Path, pooled: bool) -> None:
-        for name, row in read_json(path).get("rows", {}).items():
-            ci = row.get("ci95", {}).get("auc_micro")
-            interval = f"[{100 * ci['low']:.1f}, {100 * ci['high']:.1f}]" if ci else NA
-            rows.append([run, name, *[pct(row.get(k)) for k in AUC_KEYS], interval])
-            if pooled:
+    """Per Ped2 run scored by ``ssmtl head-scale``: each combination of eq. (6)'s heads; with
+    several runs, each combination's mean ± std over them; the object-level runs
+    (``head_scale/``) first, then the frame-level ones (``head_scale_frame/``), never pooled
+    together."""
+    rows = []
+    for level, folder in (("", "head_scale"), ("frame level ", "head_scale_frame")):
+        by_combination: dict[str, list[dict]] = {}
+        paths = sorted((metrics.root / "ped2" / folder).glob("*.json"))
+        for path in paths:
+            for name, row in read_json(path).get("rows", {}).items():
+                ci = row.get("ci95", {}).get("auc_micro")
+                interval = f"[{100 * ci['low']:.1f}, {100 * ci['high']:.1f}]" if ci else NA
+                cells = [pct(row.get(k)) for k in AUC_KEYS]
+                rows.append([f"{level}{path.stem}", name, *cells, interval])
                 by_combination.setdefault(name, []).append(row)
-
-    paths = sorted((metrics.root / "ped2" / "head_scale").glob("*.json"))
-    for path in paths:
-        add(path.stem, path, pooled=True)
-    if len(paths) > 1:
-        for name, runs in by_combination.items():
-            cells = [
-                mean_std([r[k] for r in runs if isinstance(r.get(k), (int, float))])
-                for k in AUC_KEYS
-            ]
-            rows.append([f"mean ± std (n={len(runs)})", name, *cells, NA])
-    frame = metrics.root / "ped2" / "head_scale_frame.json"
-    if frame.is_file():
-        add("frame level", frame, pooled=False)
+        if len(paths) > 1:
+            for name, runs in by_combination.items():
+                cells = [
+                    mean_std([r[k] for r in runs if isinstance(r.get(k), (int, float))])
+                    for k in AUC_KEYS
+                ]
+                rows.append([f"{level}mean ± std (n={len(runs)})", name, *cells, NA])
     return pd.DataFrame(rows, columns=HEAD_SCALE_COLUMNS)

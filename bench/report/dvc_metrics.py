@@ -115,6 +115,10 @@ def summarize(folder: Path) -> dict[str, Any]:
     seeds = [auc for auc in map(_row_auc, _rows(folder / "seeds")) if auc is not None]
     summary["seeds"] = _spread(seeds)
     summary["convergence"] = _convergence(folder / "convergence")
+    summary["deviation"] = {  # the Ped2 study's named deviation at frame level
+        name: _pick(_read(folder / "deviation" / f"{name}.json"), EVALUATIONS[name])
+        for name in ("frame_level", "late_fusion")
+    }
     return _prune(summary)
 
 

@@ -32,12 +32,17 @@ TRAINED_BY = {
     "frame_level.json": ("train_frame_level.json",),
     "late_fusion.json": ("train_object_level.json", "train_frame_level.json"),
     "frame_diff.json": (),
+    # the Ped2 study's named deviation at frame level (experiments/ped2/params.yaml)
+    "deviation/frame_level.json": ("train_frame_level.json",),
+    "deviation/late_fusion.json": ("train_object_level.json", "train_frame_level.json"),
 }
 SOURCES = {
     "object_level.json": "pipeline (object level)",
     "frame_level.json": "pipeline (frame level)",
     "late_fusion.json": "pipeline (late fusion)",
     "frame_diff.json": "frame-difference baseline",
+    "deviation/frame_level.json": "Ped2 study (frame level, named deviation)",
+    "deviation/late_fusion.json": "Ped2 study (late fusion, named deviation)",
 }
 
 

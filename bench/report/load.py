@@ -35,6 +35,8 @@ STAGES = {
     "train_frame_level.json": "frame-level training",
     "search.json": "search",
     "fps.json": "running-time benchmark",
+    "deviation/frame_level.json": "frame-level deviation stage",
+    "deviation/late_fusion.json": "late-fusion deviation stage",
 }
 TASK_KEYS = {name: task for task, name in TASK_IDS.items()}  # "arrow" -> "T1", as the paper
 REFERENCE_COLUMNS = (

@@ -24,9 +24,9 @@ import torch
 
 from bench.errors import InputError, ParameterError
 from bench.model import SEQUENCE_TASKS, SSMTL
-from bench.paper import COCO_CLASSES, HEAD_SCALE, IMAGENET_CLASSES, TRAIN_FRACTION
+from bench.paper import COCO_CLASSES, HEAD_SCALE, IMAGENET_CLASSES, TASKS, TRAIN_FRACTION
 from bench.progress import progress_bar
-from bench.score.heads import HeadStatistics, combine_heads, head_statistics
+from bench.score.heads import HeadStatistics, combine_heads, head_statistics, on_scale
 from bench.tasks import distill_input, middle_error, tubes_to_float
 from bench.tubes import TubeCache
 
@@ -62,19 +62,32 @@ def distill_scores(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def score_tasks(
-    tasks: tuple[str, ...], n_targets: int | None, imagenet_term: str = "none"
+    tasks: tuple[str, ...],
+    n_targets: int | None,
+    imagenet_term: str = "none",
+    drop_heads: tuple[str, ...] = (),
 ) -> tuple[str, ...]:
     """The heads eq. (6) averages: all enabled ones, except T4 when its targets hold no detector
-    probabilities (frame level) and ``imagenet_term`` is ``"none"``."""
+    probabilities (frame level) and ``imagenet_term`` is ``"none"``, and except ``drop_heads``
+    (a deviation: the paper averages every head)."""
     if imagenet_term not in IMAGENET_TERMS:
         raise ParameterError(
             f"imagenet_term must be one of {IMAGENET_TERMS}, got {imagenet_term!r}"
         )
+    unknown = sorted(set(drop_heads) - set(TASKS))
+    if unknown:
+        raise ParameterError(f"drop_heads: unknown heads {unknown}; the heads are {TASKS}")
     no_detector = n_targets == IMAGENET_CLASSES
     kept = tuple(
         t for t in tasks if not (t == "distill" and no_detector and imagenet_term == "none")
     )
-    return kept or tasks
+    kept = kept or tasks
+    left = tuple(t for t in kept if t not in drop_heads)
+    if not left:
+        raise ParameterError(
+            f"drop_heads {list(drop_heads)} leaves no head of {list(kept)} to score with"
+        )
+    return left
 
 
 @torch.no_grad()
@@ -111,6 +124,7 @@ def object_scores(
     stats: HeadStatistics | None = None,
     rows: np.ndarray | None = None,
     desc: str = "score objects",
+    drop_heads: tuple[str, ...] = (),
 ) -> dict[str, np.ndarray]:
     """Per-head anomaly scores and their mean (eq. 6, the heads of :func:`score_tasks`, on the
     ``head_scale`` of :mod:`bench.score.heads`) for the tubes ``rows`` of a cache (default:
@@ -136,7 +150,7 @@ def object_scores(
         task: np.concatenate(values) if values else np.zeros(0) for task, values in heads.items()
     }
     n_targets = targets.shape[1] if targets is not None else None
-    kept = score_tasks(model.tasks, n_targets, imagenet_term)
+    kept = score_tasks(model.tasks, n_targets, imagenet_term, drop_heads)
     scores["score"] = (
         combine_heads(scores, kept, head_scale, stats) if len(rows_all) else np.zeros(0)
     )
@@ -144,10 +158,15 @@ def object_scores(
 
 
 def validation_statistics(
-    model: SSMTL, train_cache: TubeCache, train_targets: np.ndarray | None, progress: bool = True
+    model: SSMTL,
+    train_cache: TubeCache,
+    train_targets: np.ndarray | None,
+    progress: bool = True,
+    head_scale: str = "zscore_validation",
 ) -> HeadStatistics:
     """Each head's mean and standard deviation over the validation objects of a training cache
-    (the last 15% of each training video, section 4.2): what ``zscore_validation`` divides by."""
+    (the last 15% of each training video, section 4.2), on ``head_scale``'s scale
+    (:func:`~bench.score.heads.on_scale`): what that head scale standardises with."""
     _, val_rows = train_cache.train_val_split(TRAIN_FRACTION)
     if not len(val_rows):
         raise InputError(
@@ -163,4 +182,4 @@ def validation_statistics(
         rows=val_rows,
         desc="score validation objects",
     )
-    return head_statistics({task: heads[task] for task in model.tasks})
+    return head_statistics(on_scale({task: heads[task] for task in model.tasks}, head_scale))

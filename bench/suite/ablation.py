@@ -316,13 +316,11 @@ def run_row(
         save_checkpoint(model_out, result, config, meta["t"])
         trained = time.perf_counter()
         model, _, _ = load_checkpoint(model_out)  # scores what was saved
-        targets = (
-            np.load(level_dir / "test_teachers.npy", mmap_mode="r")
-            if "distill" in model.tasks
-            else None
-        )
-        zscored = head_scale != "eq6"
-        stats = validation_statistics(model, cache, teachers, False) if zscored else None
+        distills = "distill" in model.tasks
+        targets = np.load(level_dir / "test_teachers.npy", mmap_mode="r") if distills else None
+        stats = None
+        if head_scale != "eq6":
+            stats = validation_statistics(model, cache, teachers, False, head_scale)
         metrics = score_and_evaluate(
             model,
             TubeCache.open(level_dir / "test"),

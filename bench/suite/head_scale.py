@@ -10,9 +10,13 @@ once and combines the heads several ways through the same maps, filters and eval
 - ``zscore_validation``: each head standardised with the mean and standard deviation of its
   scores on the *validation* objects (the last 15% of each training video, section 4.2), then
   averaged: a variant that uses no test data, so it could be a faithful option;
-- ``zscore_test``: standardised with the test objects' own statistics (transductive: a
-  diagnostic of the best a linear rescaling can do, not a method);
-- each head alone.
+- ``log_zscore_validation``: the same after each head goes on a log scale (T1/T2 log-odds, T3/T4
+  log errors; :func:`bench.score.heads.on_scale`);
+- ``zscore_test``, ``log_zscore_test``: standardised with the test objects' own statistics
+  (transductive: a diagnostic of the best a linear rescaling can do, not a method);
+- each head alone;
+- with ``drop_heads``, every combination again without those heads (``"<name> without
+  <heads>"``).
 """
 
 from __future__ import annotations
@@ -24,30 +28,47 @@ import numpy as np
 from bench.data import VideoDataset
 from bench.paper import TRAIN_FRACTION
 from bench.score import MapConfig, object_scores
-from bench.score.heads import head_statistics, standardise
+from bench.score.heads import head_statistics, on_scale, standardise
 from bench.score.objects import score_tasks
 from bench.suite.convergence import check_same_t, write_auc_rows
 from bench.train import load_checkpoint
 from bench.tubes import TubeCache
 
-COMBINATIONS = ("eq6", "zscore_validation", "zscore_test")
+COMBINATIONS = (
+    "eq6",
+    "zscore_validation",
+    "log_zscore_validation",
+    "zscore_test",
+    "log_zscore_test",
+)
 
 
 def combined_scores(
     test: dict[str, np.ndarray],
     validation: dict[str, np.ndarray],
     tasks: tuple[str, ...] | None = None,
+    drop_heads: tuple[str, ...] = (),
 ) -> dict[str, np.ndarray]:
     """The object scores of every combination (module docstring) of the heads ``tasks``
-    (default: all) and of each head alone; the first two are
-    :func:`bench.score.heads.combine_heads`' head scales."""
+    (default: all), again without ``drop_heads`` if given, and of each head alone; the
+    ``*_validation`` ones are :func:`bench.score.heads.combine_heads`' head scales."""
     tasks = tuple(test) if tasks is None else tasks
-    mean = lambda heads: np.mean([heads[t] for t in tasks], axis=0)  # noqa: E731
-    out = {
-        "eq6": mean(test),
-        "zscore_validation": mean(standardise(test, head_statistics(validation))),
-        "zscore_test": mean(standardise(test, head_statistics(test))),
+    log_test, log_validation = (
+        on_scale(test, "log_zscore_validation"),
+        on_scale(validation, "log_zscore_validation"),
+    )
+    on = {
+        "eq6": test,
+        "zscore_validation": standardise(test, head_statistics(validation)),
+        "log_zscore_validation": standardise(log_test, head_statistics(log_validation)),
+        "zscore_test": standardise(test, head_statistics(test)),
+        "log_zscore_test": standardise(log_test, head_statistics(log_test)),
     }
+    kept = tuple(t for t in tasks if t not in drop_heads)
+    out = {name: np.mean([heads[t] for t in tasks], axis=0) for name, heads in on.items()}
+    if drop_heads and kept:
+        suffix = f" without {', '.join(drop_heads)}"
+        out.update({name + suffix: np.mean([h[t] for t in kept], axis=0) for name, h in on.items()})
     out.update({f"{task}_alone": values for task, values in test.items()})
     return out
 
@@ -65,11 +86,13 @@ def head_scale_experiment(
     alpha: float = 0.1,
     beta: float = 0.1,
     imagenet_term: str = "none",
+    drop_heads: tuple[str, ...] = (),
 ) -> dict:
     """Score ``checkpoint`` on the test objects and the validation objects of ``train_tubes``,
     evaluate every combination like ``ssmtl evaluate`` and write the table to ``out``. The
     combinations average the heads eq. (6) averages (:func:`~bench.score.objects.score_tasks`:
-    at frame level with ``imagenet_term="none"``, all but T4); every head also has its row."""
+    at frame level with ``imagenet_term="none"``, all but T4), and again without ``drop_heads``;
+    every head also has its row."""
     model, _, t = load_checkpoint(checkpoint)
     test_cache, train_cache = TubeCache.open(test_tubes), TubeCache.open(train_tubes)
     for cache in (test_cache, train_cache):
@@ -89,13 +112,14 @@ def head_scale_experiment(
         "validation_objects": len(val_rows),
         "test_objects": len(test_cache),
         "combined_heads": list(combined),
+        "dropped_heads": list(drop_heads),
         "head_std": {
             "validation": {k: s for k, (_, s) in head_statistics(validation).items()},
             "test": {k: s for k, (_, s) in head_statistics(test).items()},
         },
         "rows": {},
     }
-    candidates = combined_scores(test, validation, combined)
+    candidates = combined_scores(test, validation, combined, drop_heads)
     return write_auc_rows(
         dataset, test_cache, candidates, config, table, out, alpha, beta, resamples
     )
