@@ -79,6 +79,7 @@ def test_head_scale_rows_per_run_and_combination(tmp_path):
     write(frame / "frame_seed1.json", {"rows": {"eq6": {"auc_micro": 0.61}}})
     pooled = head_scale_table(MetricsDir(tmp_path)).iloc[-1]
     assert list(pooled[["run", "auc_micro"]]) == ["frame level mean ± std (n=2)", "60.0 ± 1.4"]
+    assert list(pooled[["rbdc", "tbdc"]]) == [NA, NA]  # no object regions at frame level
     assert head_scale_table(MetricsDir(tmp_path)).iloc[: len(before)].equals(before)
 
 

@@ -366,23 +366,25 @@ def head_scale_table(metrics: MetricsDir) -> pd.DataFrame:
     """Per Ped2 run scored by ``ssmtl head-scale``: each combination of eq. (6)'s heads; with
     several runs, each combination's mean ± std over them; the object-level runs
     (``head_scale/``) first, then the frame-level ones (``head_scale_frame/``), never pooled
-    together."""
+    together. The frame level has no object regions, so no RBDC/TBDC (``—``)."""
     rows = []
     for level, folder in (("", "head_scale"), ("frame level ", "head_scale_frame")):
+        keys = AUC_KEYS if not level else AUC_KEYS[:3]
+        blank = [NA] * (len(AUC_KEYS) - len(keys))
         by_combination: dict[str, list[dict]] = {}
         paths = sorted((metrics.root / "ped2" / folder).glob("*.json"))
         for path in paths:
             for name, row in read_json(path).get("rows", {}).items():
                 ci = row.get("ci95", {}).get("auc_micro")
                 interval = f"[{100 * ci['low']:.1f}, {100 * ci['high']:.1f}]" if ci else NA
-                cells = [pct(row.get(k)) for k in AUC_KEYS]
+                cells = [pct(row.get(k)) for k in keys] + blank
                 rows.append([f"{level}{path.stem}", name, *cells, interval])
                 by_combination.setdefault(name, []).append(row)
         if len(paths) > 1:
             for name, runs in by_combination.items():
                 cells = [
                     mean_std([r[k] for r in runs if isinstance(r.get(k), (int, float))])
-                    for k in AUC_KEYS
-                ]
+                    for k in keys
+                ] + blank
                 rows.append([f"{level}mean ± std (n={len(runs)})", name, *cells, NA])
     return pd.DataFrame(rows, columns=HEAD_SCALE_COLUMNS)
