@@ -28,19 +28,11 @@ import numpy as np
 from bench.data import VideoDataset
 from bench.paper import TRAIN_FRACTION
 from bench.score import MapConfig, object_scores
-from bench.score.heads import head_statistics, on_scale, standardise
+from bench.score.heads import HEAD_SCALES, combine_heads, head_statistics, on_scale
 from bench.score.objects import score_tasks
 from bench.suite.convergence import check_same_t, write_auc_rows
 from bench.train import load_checkpoint
 from bench.tubes import TubeCache
-
-COMBINATIONS = (
-    "eq6",
-    "zscore_validation",
-    "log_zscore_validation",
-    "zscore_test",
-    "log_zscore_test",
-)
 
 
 def combined_scores(
@@ -50,25 +42,22 @@ def combined_scores(
     drop_heads: tuple[str, ...] = (),
 ) -> dict[str, np.ndarray]:
     """The object scores of every combination (module docstring) of the heads ``tasks``
-    (default: all), again without ``drop_heads`` if given, and of each head alone; the
-    ``*_validation`` ones are :func:`bench.score.heads.combine_heads`' head scales."""
+    (default: all), again without ``drop_heads`` if given, and of each head alone: each head
+    scale of :func:`bench.score.heads.combine_heads` with the validation objects' statistics,
+    and the standardised ones again with the test objects' own (``*_test``)."""
     tasks = tuple(test) if tasks is None else tasks
-    log_test, log_validation = (
-        on_scale(test, "log_zscore_validation"),
-        on_scale(validation, "log_zscore_validation"),
-    )
-    on = {
-        "eq6": test,
-        "zscore_validation": standardise(test, head_statistics(validation)),
-        "log_zscore_validation": standardise(log_test, head_statistics(log_validation)),
-        "zscore_test": standardise(test, head_statistics(test)),
-        "log_zscore_test": standardise(log_test, head_statistics(log_test)),
-    }
     kept = tuple(t for t in tasks if t not in drop_heads)
-    out = {name: np.mean([heads[t] for t in tasks], axis=0) for name, heads in on.items()}
+    head_sets = {"": tasks}
     if drop_heads and kept:
-        suffix = f" without {', '.join(drop_heads)}"
-        out.update({name + suffix: np.mean([h[t] for t in kept], axis=0) for name, h in on.items()})
+        head_sets[f" without {', '.join(drop_heads)}"] = kept
+    out = {}
+    for suffix, heads in head_sets.items():
+        out[f"eq6{suffix}"] = combine_heads(test, heads)
+        for reference, name in ((validation, "validation"), (test, "test")):
+            for scale in HEAD_SCALES[1:]:
+                stats = head_statistics(on_scale(reference, scale))
+                label = scale.removesuffix("_validation") + f"_{name}{suffix}"
+                out[label] = combine_heads(test, heads, scale, stats)
     out.update({f"{task}_alone": values for task, values in test.items()})
     return out
 
