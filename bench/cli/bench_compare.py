@@ -30,12 +30,14 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
         "compare",
         help="each hot stage beside a plain reference: throughput, ratio, peak memory",
         description="Time each hot stage of the pipeline beside a plain reference written the "
-        "obvious way (per-object crop loop; the bare TorchScript classifier at its fastest "
+        "obvious way (the same tubes by a per-object roi_align loop, beside a cv2.resize loop "
+        "that samples differently; the bare TorchScript classifier at its fastest "
         "batch of 16/32/64, fp32, channels-last; YOLO.predict per frame; a plain fp32 eq. (5) "
         "loop and a plain forward of the heads on random tensors; the paper's 23 FPS) on the "
         "first --frames frames of the first test video, in one process; print the table and "
-        "write it to --out. Weights are found in $SSMTL_MODELS_DIR. Timings on a loaded machine "
-        "are noisy: run it on a quiet one.",
+        "write it to --out. Each stage and its reference run --repeats times in turn and each "
+        "side's fastest run is kept. Weights are found in $SSMTL_MODELS_DIR. Timings on a loaded "
+        "machine are noisy: run it on a quiet one.",
     )
     compare.add_argument("name", help="dataset name (ped2, synthetic, ...)")
     compare.add_argument("--root", required=True, type=Path, help="dataset root folder")
@@ -52,6 +54,12 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     )
     compare.add_argument(
         "--scale", type=_scales, default=[1], help="input multiples, e.g. 1,2,4 (default 1)"
+    )
+    compare.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of each stage and its reference, fastest kept (default 3)",
     )
     compare.add_argument("--arch", choices=list(ARCHITECTURE_NAMES), default="shallow_narrow")
     compare.add_argument("--t", type=int, default=T, help=f"frames i-t..i+t (default {T})")
@@ -110,8 +118,9 @@ def cmd_bench_compare(args: argparse.Namespace) -> int:
             inputs = prepare_inputs(dataset, detections, args.frames, args.work or scratch,
                                     **options)  # fmt: skip
             report = run_compare(
-                inputs, stages, args.scale, on_row=lambda row: print(format_row(row), flush=True)
-            )
+                inputs, stages, args.scale, repeats=args.repeats,
+                on_row=lambda row: print(format_row(row), flush=True),
+            )  # fmt: skip
         except (DatasetError, ValueError, OSError, RuntimeError) as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT

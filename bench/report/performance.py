@@ -15,7 +15,7 @@ import pandas as pd
 
 #: What each stage's reference is (``ssmtl bench compare``, bench/suite/bench_reference.py).
 REFERENCES = {
-    "tubes": "per-object crop + cv2.resize loop",
+    "tubes": "per-object roi_align loop (the same tubes)",
     "imagenet": "bare TorchScript network at its fastest batch of 16/32/64, fp32, channels-last",
     "detector": "YOLO.predict per frame",
     "train": "plain eq. (5) loop on random tensors, fp32",
@@ -25,8 +25,27 @@ REFERENCES = {
 
 COLUMNS = [
     "stage", "scale", "unit", "ours/s", "reference/s", "ratio", "ours peak MB",
-    "reference peak MB", "dtype", "reference", "device", "threads", "other CPUs busy", "flags",
+    "reference peak MB", "dtype", "reference", "runs", "also measured", "device", "threads",
+    "other CPUs busy", "flags",
 ]  # fmt: skip
+
+
+def also_measured(row: dict) -> str:
+    """What a row measured beside its reference: for the tubes, the ``cv2.resize`` loop, faster
+    but sampling differently (no area averaging for boxes over 64 pixels, fixed-point weights),
+    so its tubes are not the pipeline's."""
+    if row.get("resize_per_s") is None:
+        return ""
+    return (
+        f"cv2.resize loop (other sampling): {row['resize_per_s']:,.0f}/s, "
+        f"ours {row['resize_ratio']:.2f}x of it"
+    )
+
+
+def runs(row: dict) -> str:
+    """How the figures were taken: the fastest of ``repeats`` runs of each side, or one run."""
+    repeats = row.get("repeats", 1)
+    return f"best of {repeats}" if repeats > 1 else "one run"
 
 
 def load_flag(env: dict) -> str:
@@ -66,6 +85,8 @@ def performance_table(source: str | Path | dict) -> pd.DataFrame:
             "reference peak MB": row.get("reference_peak_mb"),
             "dtype": row.get("dtype", "fp32"),
             "reference": row.get("reference", REFERENCES.get(row["stage"], "")),
+            "runs": runs(row),
+            "also measured": also_measured(row),
             "device": env.get("device_name", env.get("device", "")),
             "threads": env.get("threads"),
             "other CPUs busy": env.get("other_cpus"),

@@ -1,12 +1,14 @@
 """Plain references of the hot stages, written the obvious way (``ssmtl bench compare``).
 
 Each function here is what a reader would write without this project's machinery: a per-object
-crop-and-resize loop for the tubes (section 3.1), the bare TorchScript ImageNet classifier at a
-fixed batch (task 4, section 3.3), the Ultralytics ``YOLO`` call once per frame, a plain PyTorch
-training loop of eq. (5) at a fixed batch on random tensors, and a plain forward of the four
-heads of eq. (6) (section 3.4). :mod:`bench.suite.bench_compare` times each beside the
-project's own stage on the same inputs. Every function returns ``(items, seconds)`` (and, where
-a correctness check needs it, the outputs), timing only the work the reference does.
+``roi_align`` loop for the tubes (section 3.1: the pipeline's sampling, so the same tubes) and
+the faster per-object ``cv2.resize`` loop that samples differently, the bare TorchScript
+ImageNet classifier at a fixed batch (task 4, section 3.3), the Ultralytics ``YOLO`` call once
+per frame, a plain PyTorch training loop of eq. (5) at a fixed batch on random tensors, and a
+plain forward of the four heads of eq. (6) (section 3.4). :mod:`bench.suite.bench_compare` times
+each beside the project's own stage on the same inputs. Every function returns ``(items,
+seconds)`` (and, where a correctness check needs it, the outputs), timing only the work the
+reference does.
 """
 
 from __future__ import annotations
@@ -44,6 +46,33 @@ def plain_tubes(video, boxes: np.ndarray, frame: np.ndarray, t: int) -> tuple[in
             resized = cv2.resize(crop, (TUBE_SIZE, TUBE_SIZE), interpolation=cv2.INTER_LINEAR)
             out[k, j] = resized.transpose(2, 0, 1)
     return len(boxes), time.perf_counter() - start, out.nbytes
+
+
+def plain_roi_tubes(
+    video, boxes: np.ndarray, frame: np.ndarray, t: int
+) -> tuple[int, float, np.ndarray]:
+    """The same tubes as the pipeline, the obvious way: decode the frames the tubes touch into
+    one float RGB tensor, then one ``roi_align`` call per object on its ``2t+1`` frames (clamped
+    at the video's ends; the box clipped as :func:`bench.tubes.crop.clip_boxes` does, aligned,
+    adaptive sampling), rounded to ``uint8`` and kept in memory. Returns ``(tubes, seconds,
+    tubes (N, 2t+1, 3, 64, 64) uint8)``."""
+    from torchvision.ops import roi_align
+
+    from bench.tubes.crop import SAMPLING_RATIO, clip_boxes
+
+    start = time.perf_counter()
+    out = np.empty((len(boxes), 2 * t + 1, 3, TUBE_SIZE, TUBE_SIZE), np.uint8)
+    if len(boxes):
+        pixels = torch.from_numpy(video.read(0, int(frame.max()) + t + 1))
+        frames = pixels.permute(0, 3, 1, 2).contiguous().float()
+        clipped = clip_boxes(torch.from_numpy(boxes).float(), *frames.shape[2:])
+        offsets = torch.arange(-t, t + 1)
+        for k, (box, centre) in enumerate(zip(clipped, frame, strict=True)):
+            index = (int(centre) + offsets).clamp(0, len(frames) - 1).float()
+            rois = torch.cat([index[:, None], box.expand(len(index), 4)], dim=1)
+            crops = roi_align(frames, rois, (TUBE_SIZE, TUBE_SIZE), 1.0, SAMPLING_RATIO, True)
+            out[k] = crops.round().to(torch.uint8).numpy()
+    return len(boxes), time.perf_counter() - start, out
 
 
 def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
@@ -157,6 +186,7 @@ def plain_score(arch: str, objects: int, batch: int, t: int) -> tuple[int, float
 __all__ = [
     "load_torchscript",
     "plain_classifier",
+    "plain_roi_tubes",
     "plain_score",
     "plain_train",
     "plain_tubes",
