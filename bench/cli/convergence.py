@@ -1,6 +1,7 @@
 """``ssmtl convergence``: the AUCs of every epoch of a training run (issue 16's convergence
 table); ``ssmtl head-scale``: eq. (6)'s heads combined on one scale or as published; ``ssmtl
-middle-map``: T3's error as its mean or its per-pixel maximum. torch is imported by the
+head-selection``: what choosing those heads on test videos is worth on videos it did not see;
+``ssmtl middle-map``: T3's error as its mean or its per-pixel maximum. torch is imported by the
 handlers, so building the parser stays cheap."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from bench.cli.args import (
     add_bootstrap_argument,
     add_dataset_arguments,
     add_drop_heads_argument,
+    add_head_scale_argument,
     add_imagenet_term_argument,
     add_localization_arguments,
     add_map_arguments,
@@ -39,6 +41,17 @@ each training video) then averaged (zscore_validation, no test data); the same a
 log-odds and T3/T4 log errors (log_zscore_validation); standardised with the test objects' own
 statistics (zscore_test, log_zscore_test: transductive diagnostics); each head alone. With
 --drop-heads, every combination again without those heads.
+"""
+
+HEAD_SELECTION = """\
+How optimistic is a choice of eq. (6)'s heads made on the test videos? Score the test objects
+with one checkpoint, form every subset of the heads on each head scale that needs no test data
+(eq6, zscore_validation, log_zscore_validation), and for every split of the test videos into
+two halves pick the subset with the best micro AUC on one half and score it on the other. The
+JSON gives, over all splits, the held-out micro AUC of the picked subset beside eq. (6) as
+published, the deviation (--head-scale without --drop-heads), the baseline's frame scores
+(--baseline-scores, e.g. the frame difference) and the held-out half's own best subset (an upper
+bound), how often each subset was picked, and every subset's AUC on all test videos.
 """
 
 MIDDLE_MAP = """\
@@ -92,6 +105,29 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=cmd_head_scale)
 
     parser = commands.add_parser(
+        "head-selection",
+        help="eq. (6)'s heads chosen on half the test videos, scored on the other half",
+        description=HEAD_SELECTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_dataset_arguments(parser)
+    parser.add_argument("--model", required=True, type=Path, help="checkpoint to score")
+    add_test_inputs(parser)
+    add_imagenet_term_argument(parser)
+    add_map_arguments(parser)
+    add_validation_inputs(parser, required=True)
+    add_head_scale_argument(parser)
+    add_drop_heads_argument(parser)
+    parser.add_argument(
+        "--baseline-scores",
+        type=Path,
+        help="frame scores of a method with nothing to choose (ssmtl baseline frame-diff)",
+    )
+    parser.add_argument("--out", required=True, type=Path, help="JSON to write")
+    add_json_argument(parser)
+    parser.set_defaults(func=cmd_head_selection)
+
+    parser = commands.add_parser(
         "middle-map",
         help="one checkpoint's AUCs with T3 as its mean error or its per-pixel maximum",
         description=MIDDLE_MAP,
@@ -128,6 +164,16 @@ def experiment_options(args: argparse.Namespace) -> dict:
     )
 
 
+def validated_experiment_inputs(args: argparse.Namespace) -> tuple:
+    """What ``head-scale`` and ``head-selection`` read, in their functions' order: the dataset,
+    the checkpoint, the test tubes and teachers, the training tubes and teachers (for the
+    validation objects), the maps' configuration and the JSON to write."""
+    return (
+        dataset_from(args), args.model, args.tubes, args.targets, args.validation_tubes,
+        args.validation_targets, map_config(args), args.out,
+    )  # fmt: skip
+
+
 def cmd_convergence(args: argparse.Namespace) -> int:
     from bench.suite.convergence import convergence_table
 
@@ -159,14 +205,7 @@ def cmd_head_scale(args: argparse.Namespace) -> int:
     from bench.suite.head_scale import head_scale_experiment
 
     table = head_scale_experiment(
-        dataset_from(args),
-        args.model,
-        args.tubes,
-        args.targets,
-        args.validation_tubes,
-        args.validation_targets,
-        map_config(args),
-        args.out,
+        *validated_experiment_inputs(args),
         drop_heads=tuple(args.drop_heads),
         **experiment_options(args),
     )
@@ -176,6 +215,30 @@ def cmd_head_scale(args: argparse.Namespace) -> int:
             f"{row['auc_macro_strict']:.4f} rbdc {row['rbdc']:.4f} tbdc {row['tbdc']:.4f}"
         )
     emit(args, table, f"wrote {args.out}")
+    return 0
+
+
+def cmd_head_selection(args: argparse.Namespace) -> int:
+    from bench.suite.selection import head_selection_experiment
+
+    table = head_selection_experiment(
+        *validated_experiment_inputs(args),
+        imagenet_term=args.imagenet_term,
+        drop_heads=tuple(args.drop_heads),
+        head_scale=args.head_scale,
+        baseline=args.baseline_scores,
+    )
+    print(
+        f"{table['splits']} splits of {len(table['videos'])} test videos, the heads picked on "
+        f"{table['selection_videos']}: held-out micro AUC"
+    )
+    for label, figures in table["held_out_auc_micro"].items():
+        print(
+            f"{label:>18}: {figures['mean']:.4f} +- {figures['std']:.4f} "
+            f"[5%: {figures['p05']:.4f}, 95%: {figures['p95']:.4f}]"
+        )
+    picked = ", ".join(f"{name} {count}" for name, count in list(table["chosen"].items())[:4])
+    emit(args, table, f"picked most often: {picked}\nwrote {args.out}")
     return 0
 
 

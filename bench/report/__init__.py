@@ -97,6 +97,7 @@ from bench.report.performance import benchmark_table, gpu_model_table
 from bench.report.pervideo import per_video_table
 from bench.report.render import header, latex_escape, markdown_table, page, write_csv
 from bench.report.running_time import fps_table
+from bench.report.selection import head_selection_table
 from bench.report.summary import replace_block, summary_table
 from bench.report.table4 import Stat, summarize, table4
 from bench.report.tables import search_tables, table2, table3
@@ -175,6 +176,10 @@ def build_report(
         "accuracy": (accuracy, "Proxy-task validation accuracy (chance 50%)"),
         "convergence": (convergence, "Ped2: AUC after every training epoch"),
         "head_scale": (head_scale_table(metrics), "Ped2: eq. (6)'s heads combined on one scale"),
+        "head_selection": (
+            head_selection_table(metrics),
+            "Ped2 frame level: heads picked on half the test videos, scored on the other half",
+        ),
         "table4": (t4, "Table 4: ablation"),
         "kinds": (kinds, "AUC per anomaly kind (synthetic)"),
         "per_video": (per_video_table(metrics), "Per-video AUC"),

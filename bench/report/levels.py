@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bench.report.evaluations import EVALUATIONS
 from bench.report.evidence import (
     NOT_COMPUTED,
     SMOKE_ONLY,
@@ -26,24 +27,10 @@ from bench.report.evidence import (
 )
 from bench.report.load import DATASETS, NA, Loaded, MetricsDir, number, read_json
 
-#: Each evaluation file -> the training summaries behind it (none: the baseline trains nothing).
-TRAINED_BY = {
-    "object_level.json": ("train_object_level.json",),
-    "frame_level.json": ("train_frame_level.json",),
-    "late_fusion.json": ("train_object_level.json", "train_frame_level.json"),
-    "frame_diff.json": (),
-    # the Ped2 study's named deviation at frame level (experiments/ped2/params.yaml)
-    "deviation/frame_level.json": ("train_frame_level.json",),
-    "deviation/late_fusion.json": ("train_object_level.json", "train_frame_level.json"),
-}
-SOURCES = {
-    "object_level.json": "pipeline (object level)",
-    "frame_level.json": "pipeline (frame level)",
-    "late_fusion.json": "pipeline (late fusion)",
-    "frame_diff.json": "frame-difference baseline",
-    "deviation/frame_level.json": "Ped2 study (frame level, named deviation)",
-    "deviation/late_fusion.json": "Ped2 study (late fusion, named deviation)",
-}
+#: Each evaluation file -> the training summaries behind it, and its per-video source label
+#: (bench/report/evaluations.py).
+TRAINED_BY = {evaluation.name: evaluation.trained_by for evaluation in EVALUATIONS}
+SOURCES = {evaluation.name: evaluation.source for evaluation in EVALUATIONS}
 
 
 def test_frames(metrics: MetricsDir, dataset: str) -> int | None:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bench.paper import TASK_IDS
+from bench.report.evaluations import EVALUATIONS, FRAME_TRAINING, OBJECT_TRAINING
 
 if TYPE_CHECKING:
     from bench.suite.ablation import Row
@@ -27,16 +28,11 @@ LEVEL_FILES = {
 }
 #: What each metrics file is the output of, for the "not run" reasons.
 STAGES = {
-    "object_level.json": "object-level stage",
-    "frame_level.json": "frame-level stage",
-    "late_fusion.json": "late-fusion stage",
-    "frame_diff.json": "frame-difference baseline",
-    "train_object_level.json": "object-level training",
-    "train_frame_level.json": "frame-level training",
+    **{evaluation.name: evaluation.stage for evaluation in EVALUATIONS},
+    OBJECT_TRAINING: "object-level training",
+    FRAME_TRAINING: "frame-level training",
     "search.json": "search",
     "fps.json": "running-time benchmark",
-    "deviation/frame_level.json": "frame-level deviation stage",
-    "deviation/late_fusion.json": "late-fusion deviation stage",
 }
 TASK_KEYS = {name: task for task, name in TASK_IDS.items()}  # "arrow" -> "T1", as the paper
 REFERENCE_COLUMNS = (

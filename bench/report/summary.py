@@ -14,28 +14,15 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.diagnosis import headline_seed_rows, spans_seeds
+from bench.report.evaluations import EVALUATIONS
 from bench.report.evidence import CHANCE_COLUMN, NOT_COMPUTED
 from bench.report.levels import Level, load_level
 from bench.report.load import DATASETS, NA, MetricsDir, is_number, profile_label
+from bench.report.selection import held_out_estimate
 from bench.report.tables import seed_cells, seed_flags
 
 README_BEGIN = "<!-- results:begin (written by `ssmtl report` from reports/; do not edit) -->"
 README_END = "<!-- results:end -->"
-LEVELS = {
-    "object_level.json": ("SSMTL object level", "object"),
-    "frame_level.json": ("SSMTL frame level", "frame"),
-    "late_fusion.json": ("late fusion", "late_fusion"),
-    "frame_diff.json": ("frame-difference baseline (no training)", None),
-    # the Ped2 study's named deviation (T1 left out after its test AUC: optimistic)
-    "deviation/frame_level.json": (
-        "SSMTL frame level, named deviation (log scale, without T1; chosen on test, docs/ped2.md)",
-        "frame",
-    ),
-    "deviation/late_fusion.json": (
-        "late fusion with the frame level's named deviation",
-        "late_fusion",
-    ),
-}
 COLUMNS = [
     "dataset",
     "run",
@@ -74,7 +61,8 @@ def summary_table(metrics: MetricsDir) -> pd.DataFrame:
     rows = []
     seeds = headline_seed_rows(metrics)
     for dataset in DATASETS:
-        for name, (title, level) in LEVELS.items():
+        for evaluation in EVALUATIONS:
+            name, title, level = evaluation.name, evaluation.title, evaluation.level
             run = load_level(metrics, dataset, name)
             if not run.ran:
                 continue
@@ -85,6 +73,9 @@ def summary_table(metrics: MetricsDir) -> pd.DataFrame:
             profile = profile_label(metrics, dataset, level) if level else "ours (no training)"
             profile = profile.removeprefix("ours (").removesuffix(")")
             keys = ("auc_micro", "auc_macro_padded", "auc_macro_strict", "rbdc", "tbdc")
+            if evaluation.deviation and level == "frame" and dataset == "ped2":
+                held_out = held_out_estimate(metrics)
+                title += f"; {held_out}" if held_out else ""
             rows.append(
                 [
                     dataset,
@@ -102,7 +93,7 @@ def summary_table(metrics: MetricsDir) -> pd.DataFrame:
                     run.flags(keys),
                 ]
             )
-            if level in ("object", "frame") and not name.startswith("deviation/"):
+            if level in ("object", "frame") and not evaluation.deviation:
                 rows += seed_summary_rows(seeds, dataset, level, run, profile)
     return pd.DataFrame(rows, columns=COLUMNS)
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from bench.paper import LAMBDA, LAMBDA_GRID, T_GRID, T
 from bench.report.diagnosis import headline_seed_rows, mean_std, spans_seeds
+from bench.report.evaluations import EVALUATIONS
 from bench.report.evidence import CHANCE_COLUMN, auc_flags, chance_levels, joined, published_flags
 from bench.report.levels import Level, dataset_chance, load_level
 from bench.report.load import (
@@ -27,6 +28,7 @@ from bench.report.load import (
     published_cell,
     select,
 )
+from bench.report.selection import held_out_estimate
 
 PAPER_SEARCH_SOURCE = "SSMTL CVPR 2021 paper, section 4.2"
 
@@ -102,10 +104,7 @@ def ours_cells(level: Level) -> list[str]:
 SEEDS_METHOD = "SSMTL (ours), mean ± std over seeds"
 #: The Ped2 study's named deviation at frame level (experiments/ped2/params.yaml
 #: ``frame_level.deviation``), and the late fusion of the object level with it.
-DEVIATION_FILES = {
-    "frame": "deviation/frame_level.json",
-    "late_fusion": "deviation/late_fusion.json",
-}
+DEVIATION_FILES = {e.level: e.name for e in EVALUATIONS if e.deviation}
 DEVIATION_METHOD = "SSMTL (ours), named deviation at frame level"
 DEVIATION_NOTE = (
     "eq. (6) as frame_level.deviation sets it (experiments/ped2/params.yaml): T1 left out after "
@@ -171,7 +170,8 @@ def t2_ours(metrics: MetricsDir, dataset: str) -> list[list[str]]:
         if run.ran:
             source = profile_label(metrics, dataset, level)
             head = [dataset, level, DEVIATION_METHOD, source, run.seeds]
-            note = "; ".join([DEVIATION_NOTE, eval_note(run.result)])
+            held_out = held_out_estimate(metrics) if level == "frame" else None
+            note = "; ".join(filter(None, [DEVIATION_NOTE, held_out, eval_note(run.result)]))
             out.append([*head, *ours_cells(run), run.chance(), NA, run.flags(), note])
     return out
 

@@ -62,6 +62,35 @@ def combined_scores(
     return out
 
 
+def checkpoint_heads(
+    checkpoint: Path,
+    test_tubes: Path,
+    test_targets: Path | None,
+    train_tubes: Path,
+    train_targets: Path | None,
+    imagenet_term: str = "none",
+) -> tuple[TubeCache, dict[str, np.ndarray], dict[str, np.ndarray], tuple[str, ...]]:
+    """``checkpoint``'s per-head scores of the test objects and of the validation objects of
+    ``train_tubes`` (the last 15% of each training video, section 4.2), and the heads eq. (6)
+    averages (:func:`~bench.score.objects.score_tasks`: at frame level with
+    ``imagenet_term="none"``, all but T4): ``(test cache, test, validation, combined)``."""
+    model, _, t = load_checkpoint(checkpoint)
+    test_cache, train_cache = TubeCache.open(test_tubes), TubeCache.open(train_tubes)
+    for cache in (test_cache, train_cache):
+        check_same_t(cache, checkpoint, t)
+    load = lambda path: None if path is None else np.load(path, mmap_mode="r")  # noqa: E731
+    _, val_rows = train_cache.train_val_split(TRAIN_FRACTION)
+    validation = object_scores(
+        model, train_cache, load(train_targets), rows=val_rows, desc="validation objects"
+    )
+    targets = load(test_targets)
+    test = object_scores(model, test_cache, targets)
+    n_targets = None if targets is None else targets.shape[1]
+    combined = score_tasks(model.tasks, n_targets, imagenet_term)
+    validation, test = ({task: h[task] for task in model.tasks} for h in (validation, test))
+    return test_cache, test, validation, tuple(combined)
+
+
 def head_scale_experiment(
     dataset: VideoDataset,
     checkpoint: Path,
@@ -77,28 +106,16 @@ def head_scale_experiment(
     imagenet_term: str = "none",
     drop_heads: tuple[str, ...] = (),
 ) -> dict:
-    """Score ``checkpoint`` on the test objects and the validation objects of ``train_tubes``,
-    evaluate every combination like ``ssmtl evaluate`` and write the table to ``out``. The
-    combinations average the heads eq. (6) averages (:func:`~bench.score.objects.score_tasks`:
-    at frame level with ``imagenet_term="none"``, all but T4), and again without ``drop_heads``;
-    every head also has its row."""
-    model, _, t = load_checkpoint(checkpoint)
-    test_cache, train_cache = TubeCache.open(test_tubes), TubeCache.open(train_tubes)
-    for cache in (test_cache, train_cache):
-        check_same_t(cache, checkpoint, t)
-    load = lambda path: None if path is None else np.load(path, mmap_mode="r")  # noqa: E731
-    _, val_rows = train_cache.train_val_split(TRAIN_FRACTION)
-    validation = object_scores(
-        model, train_cache, load(train_targets), rows=val_rows, desc="validation objects"
+    """Score ``checkpoint`` on the test objects and the validation objects of ``train_tubes``
+    (:func:`checkpoint_heads`), evaluate every combination like ``ssmtl evaluate`` and write the
+    table to ``out``. The combinations average the heads eq. (6) averages, and again without
+    ``drop_heads``; every head also has its row."""
+    test_cache, test, validation, combined = checkpoint_heads(
+        checkpoint, test_tubes, test_targets, train_tubes, train_targets, imagenet_term
     )
-    targets = load(test_targets)
-    test = object_scores(model, test_cache, targets)
-    n_targets = None if targets is None else targets.shape[1]
-    combined = score_tasks(model.tasks, n_targets, imagenet_term)
-    validation, test = ({task: h[task] for task in model.tasks} for h in (validation, test))
     table: dict = {
         "checkpoint": str(checkpoint),
-        "validation_objects": len(val_rows),
+        "validation_objects": len(next(iter(validation.values()))),
         "test_objects": len(test_cache),
         "combined_heads": list(combined),
         "dropped_heads": list(drop_heads),
