@@ -140,10 +140,12 @@ def test_the_roi_align_reference_cuts_the_same_tubes_as_the_cache(inputs, tmp_pa
 def test_best_of_keeps_each_sides_fastest_run_and_largest_peak():
     script = iter(
         [
-            (Side(10, 2.0, 5.0), Side(10, 1.0, 3.0), {"batch": 4}),
-            (Side(10, 1.5, 7.0), Side(10, 3.0, float("nan")), {"batch": 9}),
+            (Side(10, 2.0, 5.0), Side(10, 1.0, 3.0), {"batch": 4, "same": True,
+                                                       "resize": Side(10, 0.5, 1.0)}),
+            (Side(10, 1.5, 7.0), Side(10, 3.0, float("nan")), {"batch": 9, "same": False,
+                                                                "resize": Side(10, 0.4, 2.0)}),
         ]
-    )
+    )  # fmt: skip
     seen = []
 
     def run(repeat: int):
@@ -154,8 +156,8 @@ def test_best_of_keeps_each_sides_fastest_run_and_largest_peak():
     assert seen == [0, 1]
     assert (mine.seconds, mine.peak_mb) == (1.5, 7.0) and (theirs.seconds, theirs.peak_mb) == (1, 3)
     assert extra == {
-        "batch": 4, "repeats": 2, "ours_seconds_each": [2.0, 1.5],
-        "reference_seconds_each": [1.0, 3.0],
+        "batch": 4, "same": False, "resize": Side(10, 0.4, 2.0), "repeats": 2,
+        "ours_seconds_each": [2.0, 1.5], "reference_seconds_each": [1.0, 3.0],
     }  # fmt: skip
 
 

@@ -38,14 +38,7 @@ import torch
 
 from bench.io import write_json
 from bench.suite.bench_load import OtherLoad
-from bench.suite.bench_stages import (
-    STAGE_FUNCTIONS,
-    Inputs,
-    Side,
-    prepare_inputs,
-    scaled,
-    significant,
-)
+from bench.suite.bench_stages import STAGE_FUNCTIONS, Inputs, Side, prepare_inputs, scaled
 
 STAGES = ("tubes", "imagenet", "detector", "train", "score", "fps")
 UNITS = {
@@ -58,8 +51,19 @@ UNITS = {
 }
 
 
+def significant(value: float, digits: int = 4) -> float:
+    """``value`` to ``digits`` significant digits (a fixed number of decimals loses slow
+    stages: 0.174 items/s would read 0.17)."""
+    return float(f"{value:.{digits}g}")
+
+
 def _row(stage: str, k: int, mine: Side, theirs: Side, extra: dict) -> dict:
     ratio = mine.per_s / theirs.per_s if theirs.seconds > 0 else float("nan")
+    resize = extra.pop("resize", None)  # the tubes' cv2.resize loop, timed beside the reference
+    if resize is not None:
+        extra["resize_per_s"] = significant(resize.per_s)
+        extra["resize_seconds"] = round(resize.seconds, 3)
+        extra["resize_ratio"] = significant(mine.per_s / resize.per_s, 3)
     return {
         "stage": stage,
         "scale": k,
@@ -80,9 +84,10 @@ def _row(stage: str, k: int, mine: Side, theirs: Side, extra: dict) -> dict:
 def best_of(run: Callable[[int], tuple[Side, Side, dict]], repeats: int) -> tuple[Side, Side, dict]:
     """``run(repeat)`` (ours then the reference, one stage at one scale) ``repeats`` times:
     each side's fastest run (the least disturbed, as ``timeit`` reports) and its largest peak
-    memory; the first run's extras plus every run's seconds (``ours_seconds_each``,
-    ``reference_seconds_each``) so the spread stays visible. Alternating the two sides spreads
-    slow spells of a shared host over both."""
+    memory; the first run's extras, where an extra that is a :class:`Side` (another timed
+    loop) is its fastest run too and a boolean (a check) must hold on every run; every run's
+    seconds (``ours_seconds_each``, ``reference_seconds_each``) so the spread stays visible.
+    Alternating the two sides spreads slow spells of a shared host over both."""
     runs = [run(repeat) for repeat in range(max(1, repeats))]
 
     def best(sides: list[Side]) -> Side:
@@ -91,6 +96,11 @@ def best_of(run: Callable[[int], tuple[Side, Side, dict]], repeats: int) -> tupl
         return Side(fastest.items, fastest.seconds, max(peaks) if peaks else float("nan"))
 
     extra = dict(runs[0][2])
+    for key, value in extra.items():
+        if isinstance(value, Side):
+            extra[key] = best([r[2][key] for r in runs])
+        elif isinstance(value, bool):
+            extra[key] = all(r[2][key] for r in runs)
     extra["repeats"] = len(runs)
     extra["ours_seconds_each"] = [round(mine.seconds, 3) for mine, _, _ in runs]
     extra["reference_seconds_each"] = [round(theirs.seconds, 3) for _, theirs, _ in runs]

@@ -25,12 +25,6 @@ from bench.suite import bench_reference as ref
 from bench.suite.bench_memory import PeakRSS
 
 
-def significant(value: float, digits: int = 4) -> float:
-    """``value`` to ``digits`` significant digits (a fixed number of decimals loses slow
-    stages: 0.174 items/s would read 0.17)."""
-    return float(f"{value:.{digits}g}")
-
-
 @dataclass
 class Inputs:
     """What every stage reads: the dataset, its first test video's first frames and boxes."""
@@ -127,14 +121,8 @@ def stage_tubes(inputs: Inputs, k: int, state: dict) -> tuple[Side, Side, dict]:
     same = bool(np.array_equal(np.load(out / "tubes.npy", mmap_mode="r"), tubes))
     del tubes
     resize, _ = _measure(lambda: ref.plain_tubes(inputs.video, boxes, frame, t))
-    extra = {
-        "reference": "per-object roi_align loop (the same tubes)",
-        "same_output": same,
-        "resize_per_s": significant(resize.per_s),
-        "resize_seconds": round(resize.seconds, 3),
-        "resize_ratio": significant(mine.per_s / resize.per_s, 3),
-    }
-    return mine, theirs, extra
+    extra = {"reference": "per-object roi_align loop (the same tubes)", "same_output": same}
+    return mine, theirs, extra | {"resize": resize}
 
 
 def _imagenet_teacher(inputs: Inputs, state: dict):
