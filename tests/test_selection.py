@@ -60,8 +60,8 @@ def test_the_held_out_half_scores_what_the_selection_half_picked():
     assert table["splits"] == 20 and table["selection_videos"] == 3
     assert table["chosen"] == {"good": 20}
     held = table["held_out_auc_micro"]
-    assert set(held) == {"selected", "eq6", "frame_difference", "oracle"}
-    assert held["selected"]["mean"] > 0.8 > held["frame_difference"]["mean"] > held["eq6"]["mean"]
+    assert set(held) == {"selected", "eq6", "baseline", "oracle"}
+    assert held["selected"]["mean"] > 0.8 > held["baseline"]["mean"] > held["eq6"]["mean"]
     assert held["oracle"]["mean"] >= held["selected"]["mean"]
     assert table["selected_wins"]["eq6"] == 1.0 and table["selected_minus"]["eq6"]["mean"] > 0.3
     assert table["all_videos_auc_micro"]["good"] > 0.8
@@ -132,17 +132,20 @@ def test_the_report_table_reads_every_run_and_pools_them(tmp_path):
     fixed = {"eq6": "noise", "deviation": "good"}
     for run in ("frame", "frame_seed1"):
         table = held_out_selection(labels, scores, fixed, scores["noise"])
+        table["baseline"] = "artifacts/ped2/scores/frame_diff.npz"
         write_json(tmp_path / "ped2" / "head_selection_frame" / f"{run}.json", table)
     out = head_selection_table(MetricsDir(tmp_path))
     first = out[out["run"] == "frame level frame"]
     assert list(first["row"]) == [
         "heads picked on the other half (6 splits; most often good 6x)",
         "the deviation (good)", "eq. (6) as published (noise)",
-        "frame difference (nothing to choose)", "best on the held-out half itself (upper bound)",
+        "baseline: frame_diff (nothing to choose)",
+        "best on the held-out half itself (upper bound)",
     ]  # fmt: skip
     assert first["picked row beats it"].iloc[2] == "100% of splits"
     pooled = out[out["run"] == "frame level, mean over 2 runs"]
     assert len(pooled) == 5 and pooled["held-out micro AUC"].iloc[0].endswith("± 0.0")
     line = held_out_estimate(MetricsDir(tmp_path))
     assert line.startswith("its choice of heads scored on held-out test videos: ")
-    assert "± 0.0 over 2 runs, frame difference " in line
+    assert "± 0.0 over 2 runs, the baseline (frame_diff) " in line
+    assert list(pooled["row"])[3] == "baseline (nothing to choose)"

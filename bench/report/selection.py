@@ -4,6 +4,9 @@ choosing eq. (6)'s heads on half of Ped2's test videos is worth on the other hal
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -19,7 +22,7 @@ ROW_LABELS = {
     "selected": "heads picked on the other half",
     "deviation": "the deviation ({name})",
     "eq6": "eq. (6) as published ({name})",
-    "frame_difference": "frame difference (nothing to choose)",
+    "baseline": "baseline: {name} (nothing to choose)",
     "oracle": "best on the held-out half itself (upper bound)",
 }
 
@@ -44,7 +47,8 @@ def head_selection_table(metrics: MetricsDir) -> pd.DataFrame:
             figures = held[key]
             wins = table.get("selected_wins", {}).get(key)
             full = table.get("all_videos_rows", {}).get(key)
-            name = label.format(name=fixed.get(key, ""))
+            what = Path(table["baseline"]).stem if key == "baseline" else fixed.get(key, "")
+            name = label.format(name=what)
             if key == "selected":
                 picked = ", ".join(f"{n} {c}x" for n, c in list(table["chosen"].items())[:2])
                 name += f" ({table['splits']} splits; most often {picked})"
@@ -61,7 +65,7 @@ def head_selection_table(metrics: MetricsDir) -> pd.DataFrame:
             pooled.setdefault(key, []).append(figures["mean"])
     if len(paths) > 1:
         for key, means in pooled.items():
-            label = ROW_LABELS[key].format(name="").replace(" ()", "")
+            label = re.sub(r":? ?\(?\{name\}\)?", "", ROW_LABELS[key])
             rows.append(
                 [f"frame level, mean over {len(means)} runs", label,
                  f"{_pct(np.mean(means))} ± {_pct(np.std(means, ddof=1))}", NA, NA, NA]
@@ -82,9 +86,10 @@ def held_out_estimate(metrics: MetricsDir) -> str | None:
     text = f"its choice of heads scored on held-out test videos: {_pct(np.mean(picked))}"
     if len(picked) > 1:
         text += f" ± {_pct(np.std(picked, ddof=1))} over {len(picked)} runs"
-    baseline = [h["frame_difference"]["mean"] for h in held if "frame_difference" in h]
+    baseline = [h["baseline"]["mean"] for h in held if "baseline" in h]
     if baseline:
-        text += f", frame difference {_pct(np.mean(baseline))} on the same halves"
+        name = Path(read_json(paths[0])["baseline"]).stem
+        text += f", the baseline ({name}) {_pct(np.mean(baseline))} on the same halves"
     return text
 
 

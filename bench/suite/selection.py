@@ -39,6 +39,8 @@ from bench.suite.head_scale import checkpoint_heads
 
 #: the head scales a selection may use: none reads test statistics
 SELECTION_SCALES = HEAD_SCALES
+#: the baseline's key among the scored sources (not a candidate: it has nothing to choose)
+BASELINE = "(baseline)"
 
 
 def candidate_name(scale: str, heads: Sequence[str]) -> str:
@@ -97,28 +99,30 @@ def held_out_selection(
     """Cross-validated selection (module docstring). ``frame_scores``: each candidate's frame
     scores by video; ``fixed``: row label -> candidate scored on every held-out half as is;
     ``baseline``: frame scores by video of a method with nothing to choose (the frame
-    difference). Returns the held-out micro AUC of the selected candidate, of each fixed row, of
-    the baseline and of the held-out half's best candidate (summaries over splits), the selected
-    candidate's margin over each of the others, how often it beat them and how often each
-    candidate was chosen, and the micro AUC on all videos of every candidate and of each fixed
-    row and the baseline (``all_videos_rows``)."""
+    difference), the row ``baseline``. Returns the held-out micro AUC of the selected
+    candidate, of each fixed row, of the baseline and of the held-out half's best candidate
+    (summaries over splits), the selected candidate's margin over each of the others, how often
+    it beat them and how often each candidate was chosen, and the micro AUC on all videos of
+    every candidate and of each fixed row and the baseline (``all_videos_rows``)."""
     missing = sorted(set(fixed.values()) - set(frame_scores))
     if missing:
         raise ValueError(f"fixed rows name unknown candidates {missing}")
     videos = sorted(labels)
     splits = video_halves(videos)
+    names = list(frame_scores)
+    sources, others = dict(frame_scores), dict(fixed)
+    if baseline is not None:
+        sources[BASELINE], others["baseline"] = baseline, BASELINE
     memo: dict[tuple[str, tuple[str, ...]], float] = {}
 
     def micro(name: str, half: tuple[str, ...]) -> float:
         if (name, half) not in memo:
-            scores = baseline if name == "" else frame_scores[name]
+            scores = sources[name]
             memo[name, half] = frame_auc_micro(
                 {v: labels[v] for v in half}, {v: scores[v] for v in half}
             )
         return memo[name, half]
 
-    names = list(frame_scores)
-    others = dict(fixed) | ({"frame_difference": ""} if baseline is not None else {})
     held: dict[str, list[float]] = {"selected": [], **{label: [] for label in others}}
     held["oracle"] = []
     chosen: Counter[str] = Counter()
