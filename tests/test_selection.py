@@ -145,7 +145,11 @@ def test_the_report_table_reads_every_run_and_pools_them(tmp_path):
     assert first["picked row beats it"].iloc[2] == "100% of splits"
     pooled = out[out["run"] == "frame level, mean over 2 runs"]
     assert len(pooled) == 5 and pooled["held-out micro AUC"].iloc[0].endswith("± 0.0")
-    line = held_out_estimate(MetricsDir(tmp_path))
+    write_json(tmp_path / "ped2" / "head_selection" / "s10_seed0.json", table)
+    both = head_selection_table(MetricsDir(tmp_path))
+    assert list(both["run"][:5]) == ["object level s10_seed0"] * 5  # the object level first
+    assert both.iloc[5:].reset_index(drop=True).equals(out)
+    line = held_out_estimate(MetricsDir(tmp_path))  # the frame level's runs only
     assert line.startswith("its choice of heads scored on held-out test videos: ")
     assert "± 0.0 over 2 runs, the baseline (frame_diff) " in line
     assert list(pooled["row"])[3] == "baseline (nothing to choose)"

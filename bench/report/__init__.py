@@ -178,7 +178,7 @@ def build_report(
         "head_scale": (head_scale_table(metrics), "Ped2: eq. (6)'s heads combined on one scale"),
         "head_selection": (
             head_selection_table(metrics),
-            "Ped2 frame level: heads picked on half the test videos, scored on the other half",
+            "Ped2: heads picked on half the test videos, scored on the other half",
         ),
         "table4": (t4, "Table 4: ablation"),
         "kinds": (kinds, "AUC per anomaly kind (synthetic)"),

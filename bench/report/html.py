@@ -212,7 +212,7 @@ def build_html(
         table_html(frames["convergence"]),
         "<h3>Ped2: eq. (6)'s heads on one scale</h3>",
         table_html(frames["head_scale"]),
-        "<h3>Ped2 frame level: heads picked on half the test videos</h3>",
+        "<h3>Ped2: heads picked on half the test videos, scored on the other half</h3>",
         table_html(frames["head_selection"]),
         "<h3>Table 4: ablation</h3>",
         table4_html(frames["table4"]),

@@ -244,12 +244,13 @@ HEAD_SCALE_INTRO = (
 )
 
 HEAD_SELECTION_INTRO = (
-    "The frame-level deviation (log scale, without T1) was chosen on the 12 test videos it is "
-    "scored on. `ssmtl head-selection` repeats that choice honestly: for every split of the test "
-    "videos into two halves of 6, the subset of heads and head scale with the best micro AUC on "
-    "one half is scored on the other (no test statistics; bench/suite/selection.py). The picked "
-    "row's held-out AUC is what the procedure is worth on videos it did not see; the deviation's "
-    "and eq. (6)'s rows are scored on the same held-out halves (docs/ped2.md)."
+    "The frame-level deviation (log scale, without T1) and the object level's log scale were "
+    "chosen on the 12 test videos they are scored on. `ssmtl head-selection` repeats such a "
+    "choice honestly: for every split of the test videos into two halves of 6, the subset of "
+    "heads and head scale with the best micro AUC on one half is scored on the other (no test "
+    "statistics; bench/suite/selection.py). The picked row's held-out AUC is what choosing on "
+    "test is worth on videos the choice did not see; the fixed rows are scored on the same "
+    "held-out halves (docs/ped2.md)."
 )
 
 CONVERGENCE_INTRO = (
@@ -310,7 +311,7 @@ def page(
         + HEAD_SCALE_INTRO
         + "\n\n"
         + table_or(tables["head_scale"]),
-        "## Ped2 frame level: how optimistic is a choice of heads made on test?\n\n"
+        "## Ped2: how optimistic is a choice of heads made on test?\n\n"
         + HEAD_SELECTION_INTRO
         + "\n\n"
         + table_or(tables["head_selection"]),

@@ -1,6 +1,7 @@
 """The report's held-out head-selection table (issue 16; :mod:`bench.suite.selection`): what
 choosing eq. (6)'s heads on half of Ped2's test videos is worth on the other half, read from
-``metrics/ped2/head_selection_frame/<run>.json`` (``ssmtl head-selection``)."""
+``metrics/ped2/head_selection/<run>.json`` (object level) and ``head_selection_frame/<run>.json``
+(frame level), written by ``ssmtl head-selection``."""
 
 from __future__ import annotations
 
@@ -32,12 +33,24 @@ def _pct(value: float) -> str:
 
 
 def head_selection_table(metrics: MetricsDir) -> pd.DataFrame:
-    """Per frame-level run: the held-out micro AUC (mean ± std over every split of the test
-    videos into halves) of the heads picked on the other half, of the fixed rows, the frame
-    difference and the held-out half's own best; how often the picked heads beat each row; and
-    each row's AUC on all videos. With several runs, the mean over runs of each row."""
+    """Per run, object level (``head_selection/``) then frame level (``head_selection_frame/``):
+    the held-out micro AUC (mean ± std over every split of the test videos into halves) of the
+    heads picked on the other half, of the fixed rows, the baseline and the held-out half's own
+    best; how often the picked heads beat each row; and each row's AUC on all videos. With
+    several runs of a level, the mean over them of each row."""
+    rows = []
+    for level, folder in (
+        ("object level", "head_selection"),
+        ("frame level", "head_selection_frame"),
+    ):
+        rows += _level_rows(metrics, level, folder)
+    return pd.DataFrame(rows, columns=SELECTION_COLUMNS)
+
+
+def _level_rows(metrics: MetricsDir, level: str, folder: str) -> list[list[str]]:
+    """:func:`head_selection_table`'s rows of one level's runs (``metrics/ped2/<folder>/``)."""
     rows, pooled = [], {}
-    paths = sorted((metrics.root / "ped2" / "head_selection_frame").glob("*.json"))
+    paths = sorted((metrics.root / "ped2" / folder).glob("*.json"))
     for path in paths:
         table = read_json(path)
         held, fixed = table["held_out_auc_micro"], table.get("fixed", {})
@@ -54,7 +67,7 @@ def head_selection_table(metrics: MetricsDir) -> pd.DataFrame:
                 name += f" ({table['splits']} splits; most often {picked})"
             rows.append(
                 [
-                    f"frame level {path.stem}",
+                    f"{level} {path.stem}",
                     name,
                     f"{_pct(figures['mean'])} ± {_pct(figures['std'])}",
                     f"[{_pct(figures['p05'])}, {_pct(figures['p95'])}]",
@@ -67,10 +80,10 @@ def head_selection_table(metrics: MetricsDir) -> pd.DataFrame:
         for key, means in pooled.items():
             label = re.sub(r":? ?\(?\{name\}\)?", "", ROW_LABELS[key])
             rows.append(
-                [f"frame level, mean over {len(means)} runs", label,
+                [f"{level}, mean over {len(means)} runs", label,
                  f"{_pct(np.mean(means))} ± {_pct(np.std(means, ddof=1))}", NA, NA, NA]
             )  # fmt: skip
-    return pd.DataFrame(rows, columns=SELECTION_COLUMNS)
+    return rows
 
 
 def held_out_estimate(metrics: MetricsDir) -> str | None:
