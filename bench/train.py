@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from bench import paper
-from bench.devices import PRECISIONS, native_bf16, pick_device
+from bench.devices import PRECISIONS, cpu_bf16_conv3d_agrees, native_bf16, pick_device
 from bench.errors import InputError, ParameterError, ProvenanceError
 from bench.model import ARCHITECTURES, SSMTL
 from bench.paper import N_DISTILL, TASKS
@@ -36,9 +36,15 @@ from bench.tubes import TubeCache
 
 def use_bf16(precision: str, device: torch.device) -> bool:
     """bf16 autocast for ``precision``; ``auto``: where ``device`` computes bf16 natively (CUDA, a
-    CPU with AVX-512 BF16: 1.8x faster training there), fp32 where it would be emulated (~20x
-    slower on an AVX2 CPU). docs/deviations.md, "Precision"."""
-    return precision == "bf16" or (precision == "auto" and native_bf16(device))
+    CPU with AVX-512 BF16: 1.8x faster training there) and, on a CPU, its bf16 3D convolutions
+    agree with fp32 (:func:`~bench.devices.cpu_bf16_conv3d_agrees`); fp32 where bf16 would be
+    emulated (~20x slower on an AVX2 CPU) or wrong. docs/deviations.md, "Precision"."""
+    if precision == "fp32":
+        return False
+    native = native_bf16(device)
+    if device.type == "cpu" and native and not cpu_bf16_conv3d_agrees():  # it warns
+        return precision == "bf16"
+    return precision == "bf16" or native
 
 
 @dataclass

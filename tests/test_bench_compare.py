@@ -13,7 +13,6 @@ import torch
 from bench.cli import main as ssmtl
 from bench.data import open_dataset
 from bench.data.synth import generate
-from bench.devices import native_bf16
 from bench.suite.bench_compare import (
     Side,
     best_of,
@@ -26,6 +25,7 @@ from bench.suite.bench_compare import (
 from bench.suite.bench_memory import PeakRSS
 from bench.suite.bench_reference import plain_roi_tubes, plain_tubes
 from bench.suite.bench_tubes import load_detections
+from bench.train import use_bf16
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +175,7 @@ def test_run_compare_rows_and_scaling(inputs):
     assert by["tubes", 1]["items"] == n and by["tubes", 2]["items"] == 2 * n
     assert by["score", 2]["items"] == 2 * n and by["train", 2]["items"] == 2 * 2 * 1
     # training runs at precision auto: bf16 where the CPU computes it natively
-    train_dtype = "bf16" if native_bf16(torch.device("cpu")) else "fp32"
+    train_dtype = "bf16" if use_bf16("auto", torch.device("cpu")) else "fp32"
     for row in rows:
         assert row["ours_per_s"] > 0 and row["reference_per_s"] > 0
         assert row["dtype"] == (train_dtype if row["stage"] == "train" else "fp32")
@@ -304,7 +304,7 @@ def test_train_stage_times_bf16_beside_fp32(inputs):
     from bench.suite.bench_stages import stage_train
 
     mine, theirs, extra = stage_train(replace(inputs, bf16=True), 1, {})
-    default = "bf16" if native_bf16(torch.device("cpu")) else "fp32"  # precision auto
+    default = "bf16" if use_bf16("auto", torch.device("cpu")) else "fp32"
     assert extra["dtype"] == default
     timed_as_default = "samples_per_s" if default == "bf16" else "fp32_samples_per_s"
     assert extra["bf16"][timed_as_default] == pytest.approx(mine.per_s)

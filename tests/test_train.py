@@ -517,8 +517,14 @@ def test_precision_auto_is_bf16_where_the_device_computes_it_natively(monkeypatc
     assert not train_module.use_bf16("auto", cpu) and not train_module.use_bf16("auto", cuda)
     assert train_module.use_bf16("bf16", cpu) and not train_module.use_bf16("fp32", cpu)
     monkeypatch.setattr(train_module, "native_bf16", lambda device: True)  # AVX-512 BF16, CUDA
+    monkeypatch.setattr(train_module, "cpu_bf16_conv3d_agrees", lambda: True)
     assert train_module.use_bf16("auto", cpu) and train_module.use_bf16("auto", cuda)
     assert not train_module.use_bf16("fp32", cpu) and not train_module.use_bf16("fp32", cuda)
+    # a CPU whose bf16 3D convolutions disagree with fp32 (oneDNN's AMX kernels): fp32, unless
+    # bf16 is asked for by name
+    monkeypatch.setattr(train_module, "cpu_bf16_conv3d_agrees", lambda: False)
+    assert not train_module.use_bf16("auto", cpu) and train_module.use_bf16("auto", cuda)
+    assert train_module.use_bf16("bf16", cpu)
     with pytest.raises(ValueError, match="precision"):
         TrainConfig(precision="fp16")
 
