@@ -5,12 +5,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import torch
 from conftest import shared_path
 
 import bench.weights as weights
 from bench.detection import Detections, YoloDetector, load_precomputed
 from bench.paper import N_DISTILL
-from bench.teachers import DetectorTeacher, ImageNetTeacher, teacher_targets
+from bench.teachers import DetectorTeacher, ImageNetTeacher, crop_boxes, teacher_targets
 from bench.weights import WeightsNotFoundError, resolve_weights
 
 
@@ -129,6 +130,24 @@ def test_roi_align_crop_matches_cv2_resize(imagenet, ped2):
     crop = imagenet.crops(frame, large, np.array([0]))[0].permute(1, 2, 0).numpy()
     reference = cv2.resize(frame[0], (224, 224), interpolation=cv2.INTER_AREA) / 255.0
     assert np.abs(crop - reference).mean() < 0.02
+
+
+@pytest.mark.parametrize("grey", [True, False])
+def test_crops_of_grey_images_equal_cutting_every_channel(grey):
+    """Grey images (UCSD's RGB with equal channels) are cut on one channel and broadcast: bit for
+    bit what roi_align gives on all three; colour images are cut on all three."""
+    from torchvision.ops import roi_align
+
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(2, 1 if grey else 3, 48, 80, generator=generator).expand(2, 3, 48, 80)
+    images = images.contiguous() if grey else torch.rand(2, 3, 48, 80, generator=generator)
+    boxes = torch.tensor([[3.0, 4.0, 70.5, 40.0], [10.0, 0.0, 20.0, 9.0], [0.0, 0.0, 80.0, 48.0]])
+    frame_index = torch.tensor([1, 0, 1])
+    crops = crop_boxes(images, boxes, frame_index, size=32)
+    rois = torch.cat([frame_index.float().view(-1, 1), boxes], dim=1)
+    every_channel = roi_align(images, rois, (32, 32), 1.0, -1, aligned=True)
+    assert crops.shape == (3, 3, 32, 32) and torch.equal(crops, every_channel)
+    assert (crops.stride(1) == 0) == grey
 
 
 @pytest.mark.slow

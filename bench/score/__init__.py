@@ -1,6 +1,7 @@
 """Inference: object scores, anomaly maps, frame scores, late fusion (paper sections 3.4, 3.5).
 
 * :mod:`~bench.score.objects`: the per-object anomaly score of eq. (6), batch by batch;
+* :mod:`~bench.score.fold`: the model scoring runs, its batch norm folded into the convolutions;
 * :mod:`~bench.score.heads`: how eq. (6) combines its heads (as published, or standardised);
 * :mod:`~bench.score.maps`: object scores painted into pixel anomaly maps, the 3D mean filter,
   frame scores and the temporal Gaussian (section 3.4); scored regions for RBDC/TBDC;
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+from bench.score.fold import fold_batch_norm
 from bench.score.frame_diff import frame_difference_scores, frame_difference_video
 from bench.score.fusion import late_fusion
 from bench.score.heads import HEAD_SCALES, HeadStatistics, combine_heads, head_statistics
@@ -42,6 +44,7 @@ __all__ = [
     "combine_heads",
     "default_batch_size",
     "distill_scores",
+    "fold_batch_norm",
     "frame_difference_scores",
     "frame_difference_video",
     "frame_scores",

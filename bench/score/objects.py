@@ -26,6 +26,7 @@ from bench.errors import InputError, ParameterError
 from bench.model import SEQUENCE_TASKS, SSMTL
 from bench.paper import COCO_CLASSES, HEAD_SCALE, IMAGENET_CLASSES, TASKS, TRAIN_FRACTION
 from bench.progress import progress_bar
+from bench.score.fold import fold_batch_norm
 from bench.score.heads import HeadStatistics, combine_heads, head_statistics, on_scale
 from bench.tasks import distill_input, middle_error, tubes_to_float
 from bench.tubes import TubeCache
@@ -129,7 +130,7 @@ def object_scores(
     """Per-head anomaly scores and their mean (eq. 6, the heads of :func:`score_tasks`, on the
     ``head_scale`` of :mod:`bench.score.heads`) for the tubes ``rows`` of a cache (default:
     all), ``batch_size`` tubes at a time (default: :func:`default_batch_size` of the model's
-    device)."""
+    device), by a copy of ``model`` with its batch norm folded (:mod:`bench.score.fold`)."""
     if "distill" in model.tasks and targets is None:
         raise InputError(
             "the distillation head needs targets: the test split's detector class probabilities",
@@ -137,7 +138,7 @@ def object_scores(
         )
     device = next(model.parameters()).device
     batch_size = batch_size or default_batch_size(device)
-    model.eval()
+    model = fold_batch_norm(model)
     heads: dict[str, list[np.ndarray]] = {task: [] for task in model.tasks}
     rows_all = np.arange(len(cache)) if rows is None else np.asarray(rows)
     for start in progress_bar(range(0, len(rows_all), batch_size), desc=desc, disable=not progress):

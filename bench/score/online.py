@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from bench.model import SSMTL
+from bench.score.fold import fold_batch_norm
 from bench.score.heads import combine_heads
 from bench.score.maps import MapConfig, paint_maps
 from bench.score.objects import batch_scores, default_batch_size
@@ -79,7 +80,8 @@ class OnlineScorer:
     When frame ``i`` arrives it joins a ring buffer of the last ``2t + 1`` frames (on the device);
     the objects detected in frame ``c = i - t`` are then cropped from frames ``c-t .. c+t`` with
     one ``roi_align`` call (:func:`bench.tubes.crop_tubes`, rounded like the ``uint8`` tube cache),
-    scored by every enabled head (eq. 6, :func:`bench.score.batch_scores`; in batches of
+    scored by every enabled head (eq. 6, :func:`bench.score.batch_scores`, batch norm folded:
+    :mod:`bench.score.fold`; in batches of
     :func:`bench.score.default_batch_size`, as on CPU a frame's ~20 Ped2 objects go faster 8 at a
     time) and painted into frame ``c``'s anomaly map (:func:`bench.score.paint_maps`). T4 compares
     the student with the detector's class probabilities of each box; boxes without them
@@ -97,7 +99,7 @@ class OnlineScorer:
         device: torch.device,
         config: MapConfig,
     ):
-        self.model, self.t, self.device, self.config = model.eval(), t, device, config
+        self.model, self.t, self.device, self.config = fold_batch_norm(model), t, device, config
         self.frame_shape = frame_shape
         self.ring = torch.zeros((2 * t + 1, 3, *frame_shape), device=device)
         self.pending: deque[FrameDetections] = deque()

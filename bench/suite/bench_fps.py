@@ -24,7 +24,7 @@ from bench.devices import device_name
 from bench.io import write_json
 from bench.model import SSMTL
 from bench.paper import DETECTION_CONFIDENCE, RUNNING_TIME
-from bench.score import MapConfig, batch_scores, default_batch_size
+from bench.score import MapConfig, batch_scores, default_batch_size, fold_batch_norm
 from bench.score.online import FPS_COMPONENTS, OnlineScorer, Stopwatch
 from bench.suite.bench_tubes import default_detections
 
@@ -63,7 +63,9 @@ def model_throughput(
     model: SSMTL, device: torch.device, t: int, batch_size: int, steps: int = 5, warmup: int = 2
 ) -> float:
     """Objects per second of eq. (6) scoring (every enabled head, :func:`bench.score.batch_scores`)
-    on batches of random tubes, after ``warmup`` batches, device synchronised."""
+    on batches of random tubes, after ``warmup`` batches, device synchronised; batch norm
+    folded as in scoring (:mod:`bench.score.fold`)."""
+    model = fold_batch_norm(model)
     clock = Stopwatch(device)
     x = torch.rand(batch_size, 3, 2 * t + 1, 64, 64, device=device)
     targets = np.random.default_rng(0).random((batch_size, 80), dtype=np.float32)

@@ -37,7 +37,7 @@ from bench.detection import Detections
 from bench.errors import InputError
 from bench.model import SSMTL
 from bench.progress import progress_bar
-from bench.score import MapConfig, frame_sizes, object_scores
+from bench.score import MapConfig, fold_batch_norm, frame_sizes, object_scores
 from bench.score.heads import combine_heads
 from bench.score.objects import score_tasks
 from bench.suite.convergence import check_same_t, write_auc_rows
@@ -62,8 +62,8 @@ def middle_peaks(
     model: SSMTL, cache: TubeCache, config: MapConfig, batch_size: int = 16
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each object's ``middle_pixel_max`` (module docstring) and where it peaks, ``(row, col)``
-    in crop pixels."""
-    model.eval()
+    in crop pixels (batch norm folded, as in :func:`object_scores`)."""
+    model = fold_batch_norm(model)
     device = next(model.parameters()).device
     sizes = filter_sizes(cache.index["box"].astype(float), config)
     values = np.zeros(len(cache), dtype=np.float64)

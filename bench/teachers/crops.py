@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from bench.tubes.crop import is_grey
+
 
 def flatten_boxes(
     boxes: np.ndarray | Sequence[np.ndarray], frame_index: np.ndarray | None, num_frames: int
@@ -47,18 +49,22 @@ def crop_boxes(
     :func:`torchvision.ops.roi_align` call (``aligned=True``: a box ``[x_min, x_max)`` in pixel
     units covers exactly those pixels, like cutting the crop and ``cv2.resize``-ing it
     bilinearly; ``sampling_ratio=-1`` averages ``ceil(box/size)`` samples per output pixel, an
-    anti-aliased downscale for boxes larger than ``size``)."""
+    anti-aliased downscale for boxes larger than ``size``). Crops of grey images (equal RGB
+    channels, e.g. UCSD Ped2) are one channel's crops broadcast over the three (a stride-0
+    view), bit for bit what cutting all three gives, as in :func:`bench.tubes.crop.crop_tubes`."""
     from torchvision.ops import roi_align
 
     rois = torch.cat((frame_index.to(images.dtype).view(-1, 1), boxes.to(images.dtype)), dim=1)
-    return roi_align(
-        images,
+    grey = images.shape[1] == 3 and len(rois) > 0 and is_grey(images)
+    crops = roi_align(
+        images[:, :1] if grey else images,
         rois,
         output_size=(size, size),
         spatial_scale=1.0,
         sampling_ratio=sampling_ratio,
         aligned=True,
     )
+    return crops.expand(-1, 3, -1, -1) if grey else crops
 
 
 __all__ = ["crop_boxes", "flatten_boxes"]
