@@ -132,16 +132,19 @@ def scaling(rows: list[dict]) -> dict[str, dict]:
 def environment(other_cpus: float | None = None) -> dict:
     """Device, threads and versions the figures were taken with; ``other_cpus``: the CPUs other
     processes kept busy meanwhile (:class:`bench.suite.bench_load.OtherLoad`)."""
-    from bench.devices import device_name, native_bf16
+    from bench.devices import cpu_bf16_conv3d_agrees, device_name, native_bf16
 
     cpu = torch.device("cpu")
+    native = native_bf16(cpu)
     return {
         "device": "cpu",
         "device_name": device_name(cpu),
         "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "threads": torch.get_num_threads(),
         "interop_threads": torch.get_num_interop_threads(),
-        "native_bf16": native_bf16(cpu),
+        "native_bf16": native,
+        # whether its bf16 3D convolutions agree with fp32 (precision auto trains in bf16 if so)
+        "bf16_conv3d_agrees": cpu_bf16_conv3d_agrees() if native else None,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
@@ -223,7 +226,8 @@ def format_report(report: dict) -> str:
     env = report["environment"]
     lines = [
         f"{env['device_name']} ({env['device']}), {env['threads']} threads, "
-        f"{env['interop_threads']} inter-op, native bf16 {env['native_bf16']}, "
+        f"{env['interop_threads']} inter-op, native bf16 {env['native_bf16']} "
+        f"(conv3d agrees with fp32: {env.get('bf16_conv3d_agrees')}), "
         f"other processes kept {env.get('other_cpus')} CPUs busy",
         "  ".join(f"{cell:>8}" for cell in HEADER),
         *(format_row(row) for row in report["rows"]),
