@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 # oneDNN's AMX bf16 3D convolutions (torch 2.14 on CPUs with AMX-BF16, e.g. Sapphire Rapids)
 # compute wrong results on the shared CNN's shapes: a one-frame 3 -> 16 conv (T4's input) off
 # by up to 27x its output's scale, NaN weight gradients of 32 -> 32 convs at 64x64
-# (docs/performance.md, "bf16"). With oneDNN capped at AVX-512 BF16 (this variable) the same
-# scan finds only the two-frame defect that bench.model.BF16_UNSAFE_DEPTH guards.
+# (docs/performance.md, "bf16 on a CPU with AMX"). With oneDNN capped at AVX-512 BF16 (this
+# variable) the same scan finds only the two-frame defect that bench.model.BF16_UNSAFE_DEPTH
+# guards.
 ONEDNN_ISA_CAP = "ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16"
 
 # (c_in, c_out, frames, side) of the shared CNN's 3D convolutions the probe checks: the first
@@ -34,7 +35,7 @@ _PROBE_TOLERANCE = 0.05  # relative to the fp32 result's largest magnitude; bf16
 def cpu_bf16_conv3d_agrees() -> bool:
     """Whether bf16 autocast 3D convolutions on this CPU agree with fp32 (output and weight
     gradient within :data:`_PROBE_TOLERANCE`, finite) on the shared CNN's shapes; once per
-    process, ~0.3 s. ``precision: auto`` trains in fp32 where they do not."""
+    process, ~1 s. ``precision: auto`` trains in fp32 where they do not."""
     import torch
     import torch.nn.functional as F
 
