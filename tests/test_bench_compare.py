@@ -155,9 +155,12 @@ def test_best_of_keeps_each_sides_fastest_run_and_largest_peak():
     mine, theirs, extra = best_of(run, 2)
     assert seen == [0, 1]
     assert (mine.seconds, mine.peak_mb) == (1.5, 7.0) and (theirs.seconds, theirs.peak_mb) == (1, 3)
+    reference_peaks = extra.pop("reference_peak_mb_each")
+    assert reference_peaks[0] == 3.0 and np.isnan(reference_peaks[1])
     assert extra == {
         "batch": 4, "same": False, "resize": Side(10, 0.4, 2.0), "repeats": 2,
         "ours_seconds_each": [2.0, 1.5], "reference_seconds_each": [1.0, 3.0],
+        "ours_peak_mb_each": [5.0, 7.0],
     }  # fmt: skip
 
 
@@ -205,6 +208,9 @@ def test_scaling_relative_to_the_smallest_scale():
         "a": {"scales": [1, 4], "items": [10, 40], "cost_ratio": [1.0, 1.1],
               "memory_growth_mb": 1.0}
     }  # fmt: skip
+    # with every run's peaks: the growth between the scales' last (warm) runs too
+    rows[0]["ours_peak_mb_each"], rows[1]["ours_peak_mb_each"] = [5.0, 2.0], [6.0, 2.5]
+    assert scaling(rows)["a"]["warm_memory_growth_mb"] == 0.5
 
 
 def test_compare_cli_writes_the_json(tiny, tmp_path):
@@ -244,6 +250,26 @@ def test_performance_table_from_the_json(tmp_path):
         table["also measured"][0] == "cv2.resize loop (other sampling): 4,000/s, ours 0.50x of it"
     )
     assert list(scaling_table(report)["cost per item vs smallest"]) == [1.0, 1.0]
+
+
+def test_report_scaling_table_has_a_row_per_dataset_stage_and_scale(tmp_path):
+    from types import SimpleNamespace
+
+    from bench.report.performance import benchmark_scaling_table
+
+    metrics = SimpleNamespace(root=tmp_path)
+    assert list(benchmark_scaling_table(metrics).columns)[:3] == ["dataset", "stage", "scale"]
+    rows = [
+        {"stage": "score", "scale": s, "items": 10 * s, "ours_seconds": 2.0 * s,
+         "ours_peak_mb": peak, "ours_peak_mb_each": [peak, warm]}
+        for s, peak, warm in ((1, 300.0, 150.0), (4, 500.0, 140.0))
+    ]  # fmt: skip
+    (tmp_path / "ped2").mkdir()
+    (tmp_path / "ped2" / "bench.json").write_text(json.dumps({"scaling": scaling(rows)}))
+    table = benchmark_scaling_table(metrics)
+    assert list(table["dataset"]) == ["ped2", "ped2"] and list(table["scale"]) == [1, 4]
+    assert list(table["memory growth MB (largest vs smallest)"]) == [200.0, 200.0]
+    assert list(table["warm-run memory growth MB"]) == [-10.0, -10.0]
 
 
 def test_a_benchmark_on_a_loaded_machine_is_flagged():

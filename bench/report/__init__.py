@@ -93,7 +93,7 @@ from bench.report.load import (
     MetricsDir,
     load_reference,
 )
-from bench.report.performance import benchmark_table, gpu_model_table
+from bench.report.performance import benchmark_scaling_table, benchmark_table, gpu_model_table
 from bench.report.pervideo import per_video_table
 from bench.report.render import header, latex_escape, markdown_table, page, write_csv
 from bench.report.running_time import fps_table
@@ -188,6 +188,10 @@ def build_report(
         "search_trials": (trials, "Search trials"),
         "fps": (fps, "Running time"),
         "performance": (performance, "Each hot stage beside a plain reference"),
+        "scaling": (
+            benchmark_scaling_table(metrics),
+            "Cost per item and peak memory at 1x, 2x, 4x the data",
+        ),
         "gpu_model": (gpu_model_table(metrics), "The 3D CNN alone on a GPU"),
     }
     tables_dir = out_dir / "tables"

@@ -53,7 +53,8 @@ REASONS = {
     "(docs/ped2.md, head-scale suspect)",
     "precision": "auto: bf16 autocast where the device computes bf16 natively (CUDA, AVX-512 "
     "BF16 CPUs), which trains ~1.6-1.8x faster there with AUCs inside the seed spread "
-    "(docs/performance.md); fp32 where bf16 would be emulated (~20x slower)",
+    "(docs/performance.md); fp32 where bf16 would be emulated (~20x slower) or where a probe "
+    "finds the CPU's bf16 3D convolutions wrong (oneDNN's AMX kernels)",
 }
 NO_REASON = "no reason recorded (bench/report/deviations.py REASONS)"
 NOT_SET = "not set in params.yaml"

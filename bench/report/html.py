@@ -229,6 +229,8 @@ def build_html(
         table_html(frames["fps"]),
         "<h3>Performance: each stage beside a plain reference</h3>",
         table_html(frames["performance"]),
+        "<h3>Performance: scaling with the data</h3>",
+        table_html(frames["scaling"]),
         "<h3>Performance on a GPU: the 3D CNN alone</h3>",
         table_html(frames["gpu_model"]),
         '<h2 id="environment">Environment</h2>',

@@ -97,9 +97,20 @@ def performance_table(source: str | Path | dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+SCALING_COLUMNS = [
+    "stage",
+    "scale",
+    "items",
+    "cost per item vs smallest",
+    "memory growth MB (largest vs smallest)",
+    "warm-run memory growth MB",
+]
+
+
 def scaling_table(source: str | Path | dict) -> pd.DataFrame:
     """Per stage and scale: items, cost per item relative to the smallest scale (1.0 = linear)
-    and the peak-memory growth from the smallest to the largest scale."""
+    and the peak-memory growth from the smallest to the largest scale: of each scale's largest
+    peak, and of each scale's last (warm) run where the file records every run's."""
     report = load_bench(source)
     rows = []
     for stage, figures in report.get("scaling", {}).items():
@@ -113,9 +124,10 @@ def scaling_table(source: str | Path | dict) -> pd.DataFrame:
                     "items": items,
                     "cost per item vs smallest": cost,
                     "memory growth MB (largest vs smallest)": figures["memory_growth_mb"],
+                    "warm-run memory growth MB": figures.get("warm_memory_growth_mb"),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=SCALING_COLUMNS)
 
 
 #: ``ssmtl bench model --json`` rows measured on a GPU (issue 15's GPU path), by file
@@ -154,6 +166,7 @@ __all__ = [
     "gpu_model_table",
     "load_bench",
     "performance_table",
+    "benchmark_scaling_table",
     "scaling_table",
 ]
 
@@ -168,4 +181,18 @@ def benchmark_table(metrics) -> pd.DataFrame:
         frames.append(table)
     if not frames:
         return pd.DataFrame(columns=["dataset", *COLUMNS])
+    return pd.concat(frames, ignore_index=True)
+
+
+def benchmark_scaling_table(metrics) -> pd.DataFrame:
+    """:func:`scaling_table` of every dataset with a ``bench.json`` under ``metrics``, with a
+    ``dataset`` column first (empty when no benchmark ran at several scales)."""
+    frames = []
+    for path in sorted(Path(metrics.root).glob("*/bench.json")):
+        table = scaling_table(path)
+        if len(table):
+            table.insert(0, "dataset", path.parent.name)
+            frames.append(table)
+    if not frames:
+        return pd.DataFrame(columns=["dataset", *SCALING_COLUMNS])
     return pd.concat(frames, ignore_index=True)

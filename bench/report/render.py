@@ -330,6 +330,8 @@ def page(
             "not run: `ssmtl bench compare NAME --root ROOT --out metrics/NAME/bench.json` "
             "on a quiet machine (docs/performance.md)",
         ),
+        "## Performance: scaling with the data\n\n"
+        + table_or(tables["scaling"], "not run: `ssmtl bench compare ... --scale 1,2,4`"),
         "## Performance on a GPU: the 3D CNN alone\n\n"
         + table_or(
             tables["gpu_model"],

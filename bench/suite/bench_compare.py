@@ -86,8 +86,11 @@ def best_of(run: Callable[[int], tuple[Side, Side, dict]], repeats: int) -> tupl
     each side's fastest run (the least disturbed, as ``timeit`` reports) and its largest peak
     memory; the first run's extras, where an extra that is a :class:`Side` (another timed
     loop) is its fastest run too and a boolean (a check) must hold on every run; every run's
-    seconds (``ours_seconds_each``, ``reference_seconds_each``) so the spread stays visible.
-    Alternating the two sides spreads slow spells of a shared host over both."""
+    seconds and peak memory (``ours_seconds_each``, ``reference_seconds_each``,
+    ``ours_peak_mb_each``, ``reference_peak_mb_each``) so the spread stays visible: the first
+    run of a new batch shape also pays oneDNN's and the allocator's one-time memory, the last
+    is the warm one. Alternating the two sides spreads slow spells of a shared host over
+    both."""
     runs = [run(repeat) for repeat in range(max(1, repeats))]
 
     def best(sides: list[Side]) -> Side:
@@ -104,13 +107,16 @@ def best_of(run: Callable[[int], tuple[Side, Side, dict]], repeats: int) -> tupl
     extra["repeats"] = len(runs)
     extra["ours_seconds_each"] = [round(mine.seconds, 3) for mine, _, _ in runs]
     extra["reference_seconds_each"] = [round(theirs.seconds, 3) for _, theirs, _ in runs]
+    extra["ours_peak_mb_each"] = [round(mine.peak_mb, 1) for mine, _, _ in runs]
+    extra["reference_peak_mb_each"] = [round(theirs.peak_mb, 1) for _, theirs, _ in runs]
     return best([r[0] for r in runs]), best([r[1] for r in runs]), extra
 
 
 def scaling(rows: list[dict]) -> dict[str, dict]:
     """Per stage measured at several scales: seconds per item and peak memory at each scale
     relative to the smallest (linear cost: ``cost_ratio`` near 1; flat memory: ``memory_growth_mb``
-    near 0)."""
+    near 0, from each scale's largest peak, and ``warm_memory_growth_mb`` from each scale's last
+    run, which one-time allocations of a first run do not inflate)."""
     out: dict[str, dict] = {}
     for stage in dict.fromkeys(row["stage"] for row in rows):
         runs = sorted((r for r in rows if r["stage"] == stage), key=lambda r: r["scale"])
@@ -126,6 +132,9 @@ def scaling(rows: list[dict]) -> dict[str, dict]:
             ],
             "memory_growth_mb": round(runs[-1]["ours_peak_mb"] - runs[0]["ours_peak_mb"], 1),
         }
+        warm = [r.get("ours_peak_mb_each", [None])[-1] for r in (runs[0], runs[-1])]
+        if None not in warm:
+            out[stage]["warm_memory_growth_mb"] = round(warm[1] - warm[0], 1)
     return out
 
 
@@ -236,6 +245,7 @@ def format_report(report: dict) -> str:
         lines.append(
             f"scaling {stage}: x{figures['scales']} -> cost per item x{figures['cost_ratio']}, "
             f"peak memory {figures['memory_growth_mb']:+.0f} MB"
+            f" (warm runs {figures.get('warm_memory_growth_mb', float('nan')):+.0f} MB)"
         )
     for row in report["rows"]:
         b = row.get("bf16")
