@@ -110,11 +110,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         description=HEAD_SELECTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_dataset_arguments(parser)
-    parser.add_argument("--model", required=True, type=Path, help="checkpoint to score")
-    add_test_inputs(parser)
-    add_imagenet_term_argument(parser)
-    add_map_arguments(parser)
+    add_checkpoint_inputs(parser)
     add_validation_inputs(parser, required=True)
     add_head_scale_argument(parser)
     add_drop_heads_argument(parser)
@@ -143,14 +139,20 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=cmd_middle_map)
 
 
-def add_checkpoint_experiment_arguments(parser: argparse.ArgumentParser) -> None:
-    """What ``head-scale`` and ``middle-map`` share: one checkpoint, the test inputs, eq. (6)'s
-    T4 term, the maps and the evaluation."""
+def add_checkpoint_inputs(parser: argparse.ArgumentParser) -> None:
+    """What every one-checkpoint experiment reads: the dataset, the checkpoint, the test inputs,
+    eq. (6)'s T4 term and the maps."""
     add_dataset_arguments(parser)
     parser.add_argument("--model", required=True, type=Path, help="checkpoint to score")
     add_test_inputs(parser)
     add_imagenet_term_argument(parser)
     add_map_arguments(parser)
+
+
+def add_checkpoint_experiment_arguments(parser: argparse.ArgumentParser) -> None:
+    """What ``head-scale`` and ``middle-map`` share: :func:`add_checkpoint_inputs` and the
+    evaluation."""
+    add_checkpoint_inputs(parser)
     add_localization_arguments(parser)
     add_bootstrap_argument(parser)
     parser.add_argument("--out", required=True, type=Path, help="JSON to write")
