@@ -1,7 +1,8 @@
-"""``ssmtl bench compare|tubes|model|fps``: the performance benchmarks of the pipeline's stages.
+"""``ssmtl bench compare|profile|tubes|model|fps``: the performance benchmarks of the stages.
 
 The arguments are parsed here; the measurements are :mod:`bench.suite.bench_compare` (each stage
-beside a plain reference), :mod:`bench.suite.bench_tubes`, :mod:`bench.suite.bench_model` and
+beside a plain reference), :mod:`bench.suite.bench_profile` (a training step's time by
+operator), :mod:`bench.suite.bench_tubes`, :mod:`bench.suite.bench_model` and
 :mod:`bench.suite.bench_fps` (supplementary section 6.2).
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from bench.cli.args import EXIT_BAD_INPUT
 from bench.cli.bench_compare import add_compare
+from bench.cli.bench_profile import add_profile
 from bench.cli.output import add_json_argument, emit
 from bench.paper import ARCHITECTURE_NAMES, T
 
@@ -23,6 +25,9 @@ Benchmarks of the pipeline stages:
   compare  every hot stage (tubes, ImageNet teacher, detector teacher, training step, scoring,
          end to end) beside a plain reference written the obvious way, on the same inputs in
          one process: throughput, ratio, peak memory, at 1x/2x/4x the data with --scale.
+  profile  where a CPU training step's time goes: each operator category's ms, the
+         convolutions' GFLOP/s against a matmul's, batch norm's GB/s against a copy's, and the
+         samples/s the step could reach if everything but the convolutions were free.
   tubes  tube cache build (section 3.1): tubes/s and peak resident memory for the detections
          as given (N) and for 2N, each build in a fresh process; the streaming build's memory
          should not grow with the number of tubes.
@@ -36,7 +41,8 @@ Benchmarks of the pipeline stages:
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    """``ssmtl bench`` and its subcommands ``tubes``, ``model``, ``fps``."""
+    """``ssmtl bench`` and its subcommands ``compare``, ``profile``, ``tubes``, ``model``,
+    ``fps``."""
     bench = commands.add_parser(
         "bench",
         help="benchmarks: tubes/s and peak memory, samples/s and objects/s, "
@@ -46,6 +52,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     sub = bench.add_subparsers(dest="bench_command", required=True)
     add_compare(sub)
+    add_profile(sub)
     _add_tubes(sub)
     _add_model(sub)
     _add_fps(sub)

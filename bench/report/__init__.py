@@ -93,7 +93,12 @@ from bench.report.load import (
     MetricsDir,
     load_reference,
 )
-from bench.report.performance import benchmark_scaling_table, benchmark_table, gpu_model_table
+from bench.report.performance import (
+    benchmark_scaling_table,
+    benchmark_table,
+    gpu_model_table,
+    training_profile_table,
+)
 from bench.report.pervideo import per_video_table
 from bench.report.render import header, latex_escape, markdown_table, page, write_csv
 from bench.report.running_time import fps_table
@@ -191,6 +196,10 @@ def build_report(
         "scaling": (
             benchmark_scaling_table(metrics),
             "Cost per item and peak memory at 1x, 2x, 4x the data",
+        ),
+        "training_profile": (
+            training_profile_table(metrics),
+            "Where a CPU training step's time goes, beside the machine's ceilings",
         ),
         "gpu_model": (gpu_model_table(metrics), "The 3D CNN alone on a GPU"),
     }

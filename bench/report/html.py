@@ -231,6 +231,8 @@ def build_html(
         table_html(frames["performance"]),
         "<h3>Performance: scaling with the data</h3>",
         table_html(frames["scaling"]),
+        "<h3>Performance: where a training step's time goes</h3>",
+        table_html(frames["training_profile"]),
         "<h3>Performance on a GPU: the 3D CNN alone</h3>",
         table_html(frames["gpu_model"]),
         '<h2 id="environment">Environment</h2>',

@@ -160,14 +160,75 @@ def gpu_model_table(metrics) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=GPU_MODEL_COLUMNS)
 
 
+#: ``ssmtl bench profile`` files (bench.cli.bench_profile.DEFAULT_OUT and any beside it)
+PROFILE_GLOB = "profile/*.json"
+PROFILE_COLUMNS = [
+    "device", "arch", "batch", "precision", "category", "kind", "ms per step", "share", "rate",
+    "of the ceiling",
+]  # fmt: skip
+
+
+def _profile_rows(profile: dict) -> list[list]:
+    env = profile.get("environment", {})
+    head = [
+        env.get("device_name", env.get("device", "")),
+        profile["arch"],
+        profile["batch_size"],
+        profile["precision"],
+    ]
+    rows = []
+    for row in profile["categories"]:
+        rate, ceiling = "", ""
+        if "gflop_per_s" in row:
+            rate, ceiling = f"{row['gflop_per_s']:.0f} GFLOP/s", f"{row['matmul_share']:.0%}"
+        elif "gb_per_s" in row:
+            rate = f"{row['gb_per_s']:.1f} GB/s ({row['minimum_gb']:.2f} GB at least)"
+            ceiling = f"{row['copy_share']:.0%}"
+        share = f"{row['share']:.1%}"
+        rows.append(
+            [*head, row["category"], row["kind"], round(row["ms"], 1), share, rate, ceiling]
+        )
+    ceilings, bounds = profile["ceilings"], profile["bounds"]
+    needed = bounds["rest_speedup_needed"]
+    rows += [
+        [*head, "whole step", "", round(profile["step_ms"], 1), "100%",
+         f"{profile['samples_per_s']:.1f} samples/s", ""],
+        [*head, "ceiling: fp32 matmul / copy", "", "", "",
+         f"{ceilings['matmul_gflop_per_s']:.0f} GFLOP/s / {ceilings['copy_gb_per_s']:.1f} GB/s",
+         ""],
+        [*head, "bound: only the compute", "", round(bounds["compute_ms"], 1), "",
+         f"{bounds['samples_per_s_if_rest_were_free']:.1f} samples/s", ""],
+        [*head, "bound: the convolutions at the matmul's rate, nothing else", "", "", "",
+         f"{bounds['samples_per_s_at_matmul_rate_alone']:.1f} samples/s", ""],
+        [*head, f"target {bounds['target_samples_per_s']:.1f} samples/s", "",
+         round(bounds["rest_ms"], 1), "",
+         f"the rest {needed:.1f}x faster" if needed else "out of reach", ""],
+    ]  # fmt: skip
+    return rows
+
+
+def training_profile_table(metrics) -> pd.DataFrame:
+    """Where a training step's time goes (``ssmtl bench profile``,
+    :mod:`bench.suite.bench_profile`): per operator category its ms, share, rate and share of
+    the machine's ceiling (convolutions: GFLOP/s of a fp32 matmul; batch norm and ReLU: GB/s of
+    a copy), then the whole step, the ceilings and the bounds they set. Empty when no profile
+    was run."""
+    rows = []
+    for path in sorted(Path(metrics.root).glob(PROFILE_GLOB)):
+        rows += _profile_rows(json.loads(path.read_text()))
+    return pd.DataFrame(rows, columns=PROFILE_COLUMNS)
+
+
 __all__ = [
     "GPU_MODEL_COLUMNS",
+    "PROFILE_COLUMNS",
     "REFERENCES",
     "gpu_model_table",
     "load_bench",
     "performance_table",
     "benchmark_scaling_table",
     "scaling_table",
+    "training_profile_table",
 ]
 
 

@@ -332,6 +332,11 @@ def page(
         ),
         "## Performance: scaling with the data\n\n"
         + table_or(tables["scaling"], "not run: `ssmtl bench compare ... --scale 1,2,4`"),
+        "## Performance: where a training step's time goes\n\n"
+        + table_or(
+            tables["training_profile"],
+            "not run: `ssmtl bench profile` on a quiet machine (docs/performance.md)",
+        ),
         "## Performance on a GPU: the 3D CNN alone\n\n"
         + table_or(
             tables["gpu_model"],

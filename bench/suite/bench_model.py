@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -29,6 +30,93 @@ def _contiguous_encoder(model: SSMTL) -> None:
     channels-last 3D layout :class:`bench.model.SharedCNN` picks."""
     model.encoder.memory_format = torch.contiguous_format
     model.encoder.to(memory_format=torch.contiguous_format)
+
+
+@dataclass
+class ModelSteps:
+    """One architecture on a batch of random tubes, ready to time: :meth:`train_step` (the
+    joint loss of eq. (5), backward, an Adam step) and :meth:`score_step` (every head of eq. 6,
+    no gradients). ``batch_size`` objects per step."""
+
+    model: SSMTL
+    batch: dict[str, torch.Tensor]
+    optimizer: torch.optim.Optimizer
+    autocast: torch.autocast
+    batch_size: int
+
+    def train_step(self) -> None:
+        from bench.tasks import joint_loss, task_losses
+
+        with self.autocast:
+            loss = joint_loss(task_losses(self.model, self.batch, self.model.tasks)[0], 0.5)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+
+    @torch.no_grad()
+    def score_step(self) -> None:
+        from bench.tasks import distill_input, middle_context
+
+        x, model = self.batch["regular"], self.model
+        with self.autocast:
+            context, _ = middle_context(x, axis=2)
+            model.sequence_logits(x), model.middle(context), model.distill(distill_input(x))
+
+
+def model_steps(
+    arch: str,
+    device: torch.device,
+    batch_size: int,
+    t: int = 3,
+    *,
+    precision: str = "fp32",
+    channels_last: bool = True,
+    compile: bool = False,
+) -> ModelSteps:
+    """:class:`ModelSteps` of ``arch`` with seed 0: ``precision`` ``fp32`` or ``bf16``
+    (autocast), ``channels_last`` the encoder's layout, ``compile`` ``torch.compile`` of the
+    encoder (one graph per task's input shape, so the recompile limit is raised to hold them)."""
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
+    torch.manual_seed(0)
+    model = SSMTL(arch).to(device)
+    if not channels_last:
+        _contiguous_encoder(model)
+    if compile:
+        import torch._dynamo as dynamo
+
+        # the encoder sees four input shapes per step (T1/T2 2t+1 frames, T3 2t, T4 one), each
+        # in training and eval mode; the default limit of 8 left some passes uncompiled
+        dynamo.config.recompile_limit = max(dynamo.config.recompile_limit, 64)
+        model.encoder = torch.compile(model.encoder)
+    frames = 2 * t + 1
+    batch = {
+        "regular": torch.rand(batch_size, 3, frames, 64, 64, device=device),
+        "intermittent": torch.rand(batch_size, 3, frames, 64, 64, device=device),
+        "teacher": torch.rand(batch_size, 1080, device=device),
+    }
+    return ModelSteps(
+        model=model,
+        batch=batch,
+        optimizer=torch.optim.Adam(model.parameters(), LEARNING_RATE),
+        autocast=torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"),
+        batch_size=batch_size,
+    )
+
+
+def compiled_warmup(model: SSMTL) -> int:
+    """Extra warm-up steps of a compiled training step: batch norm's first updates average
+    cumulatively (:class:`bench.model.TaskBatchNorm3d`), a factor the compiled graph holds as a
+    constant, so each of those steps compiles anew until the warm-up's end."""
+    from bench.model import TaskBatchNorm3d
+
+    return max((m.warmup for m in model.modules() if isinstance(m, TaskBatchNorm3d)), default=0)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a timer measures it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def benchmark_model(
@@ -47,48 +135,15 @@ def benchmark_model(
     """Training samples/s (objects per second, all four tasks) and scoring objects/s of one
     architecture on random tubes, after ``warmup`` steps, with device synchronisation.
     ``precision``: ``fp32`` or ``bf16`` (autocast); ``channels_last``: the encoder's layout;
-    ``compile``: ``torch.compile`` the encoder (its compilation time is reported apart, as
-    ``compile_s``); ``threads``: torch's CPU threads (0: leave as is)."""
-    from bench.tasks import distill_input, joint_loss, middle_context, task_losses
-
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
+    ``compile``: ``torch.compile`` the encoder (compilation falls in the warm-up steps, reported
+    as ``train_samples_warmup_s`` and ``score_objects_warmup_s``); ``threads``: torch's CPU
+    threads (0: leave as is)."""
     if threads > 0:
         torch.set_num_threads(threads)
     dev = torch.device(device)
-    torch.manual_seed(0)
-    model = SSMTL(arch).to(dev)
-    if not channels_last:
-        _contiguous_encoder(model)
-    if compile:
-        model.encoder = torch.compile(model.encoder)
-    optimizer = torch.optim.Adam(model.parameters(), LEARNING_RATE)
-    T = 2 * t + 1
-    batch = {
-        "regular": torch.rand(batch_size, 3, T, 64, 64, device=dev),
-        "intermittent": torch.rand(batch_size, 3, T, 64, 64, device=dev),
-        "teacher": torch.rand(batch_size, 1080, device=dev),
-    }
-    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-
-    def sync() -> None:
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-
-    def train_step() -> None:
-        with autocast:
-            loss = joint_loss(task_losses(model, batch, model.tasks)[0], 0.5)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    @torch.no_grad()
-    def score_step() -> None:
-        x = batch["regular"]
-        with autocast:
-            context, _ = middle_context(x, axis=2)
-            model.sequence_logits(x), model.middle(context), model.distill(distill_input(x))
-
+    steps_of = model_steps(
+        arch, dev, batch_size, t, precision=precision, channels_last=channels_last, compile=compile
+    )
     report = {
         "arch": arch,
         "device": str(dev),
@@ -102,20 +157,21 @@ def benchmark_model(
         "interop_threads": torch.get_num_interop_threads() if dev.type == "cpu" else None,
     }
     steps_to_time = (
-        ("train_samples_per_s", train_step, True),
-        ("score_objects_per_s", score_step, False),
+        ("train_samples_per_s", steps_of.train_step, True),
+        ("score_objects_per_s", steps_of.score_step, False),
     )
     for name, step, train_mode in steps_to_time:
-        model.train(train_mode)
+        steps_of.model.train(train_mode)
+        extra = compiled_warmup(steps_of.model) if compile and train_mode else 0
         start = time.perf_counter()
-        for _ in range(warmup):
+        for _ in range(warmup + extra):
             step()
-        sync()
+        synchronize(dev)
         report[name.replace("_per_s", "_warmup_s")] = round(time.perf_counter() - start, 2)
         start = time.perf_counter()
         for _ in range(steps):
             step()
-        sync()
+        synchronize(dev)
         report[name] = batch_size * steps / (time.perf_counter() - start)
     return report
 
