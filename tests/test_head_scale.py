@@ -24,6 +24,7 @@ from bench.score import (
 )
 from bench.score.heads import on_scale, standardise
 from bench.score.objects import score_tasks
+from bench.suite.checkpoint_inputs import CheckpointInputs
 from bench.suite.head_scale import combined_scores, head_scale_experiment
 from bench.train import load_checkpoint
 from bench.tubes import TubeCache
@@ -151,10 +152,11 @@ def test_cli_imagenet_terms_are_the_score_modules():
 def test_the_eq6_row_is_the_pipelines_score(tiny_run, tmp_path):
     dataset, map_config = tiny_run.dataset, MapConfig()
     checkpoint = tiny_run.run_dir / "epoch_001.pt"
-    table = head_scale_experiment(
-        dataset, checkpoint, tiny_run.test_tubes, None, tiny_run.train_tubes, None, map_config,
-        tmp_path / "h.json", resamples=0,
+    inputs = CheckpointInputs(
+        dataset, checkpoint, tiny_run.test_tubes, None, map_config, tmp_path / "h.json",
+        train_tubes=tiny_run.train_tubes,
     )  # fmt: skip
+    table = head_scale_experiment(inputs, resamples=0)
     model, _, _ = load_checkpoint(checkpoint)
     test = TubeCache.open(tiny_run.test_tubes)
     heads = object_scores(model, test, None, progress=False)
@@ -220,3 +222,12 @@ def test_score_on_the_log_scale_without_a_head(tiny_run, tmp_path):
     logged = on_scale({t: objects[t] for t in kept}, "log_zscore_validation")
     expected = np.mean([(logged[t] - stats[t][0]) / stats[t][1] for t in kept], axis=0)
     assert np.allclose(objects["score"], expected)
+
+
+def test_an_experiment_that_reads_validation_objects_names_missing_training_tubes(tmp_path):
+    from bench.errors import InputError
+    from bench.suite.head_scale import checkpoint_heads
+
+    inputs = CheckpointInputs(None, tmp_path / "m.pt", tmp_path / "t", None, MapConfig(), tmp_path)
+    with pytest.raises(InputError, match="--validation-tubes"):
+        checkpoint_heads(inputs)

@@ -12,6 +12,7 @@ from scipy import ndimage
 from bench.detection import load_precomputed
 from bench.metrics.evaluate import evaluate
 from bench.score import MapConfig, frame_sizes, object_scores, video_frame_scores
+from bench.suite.checkpoint_inputs import CheckpointInputs
 from bench.suite.middle_map import (
     crowd_correlation,
     filter_sizes,
@@ -37,10 +38,10 @@ def test_rows_are_the_pipelines_scores_and_the_peak_is_a_map_maximum(tiny_run, t
     checkpoint = tiny_run.run_dir / "epoch_001.pt"
     boxes = tmp_path / "detections.npz"
     load_precomputed(tiny_run.root / "detections" / "boxes_test.npz", confidence=0.5).save(boxes)
-    table = middle_map_experiment(
-        dataset, checkpoint, tiny_run.test_tubes, None, config, tmp_path / "m.json", resamples=0,
-        detections=boxes,
-    )  # fmt: skip
+    inputs = CheckpointInputs(
+        dataset, checkpoint, tiny_run.test_tubes, None, config, tmp_path / "m.json"
+    )
+    table = middle_map_experiment(inputs, resamples=0, detections=boxes)
     model, _, _ = load_checkpoint(checkpoint)
     test = TubeCache.open(tiny_run.test_tubes)
     heads = object_scores(model, test, None, progress=False)

@@ -13,6 +13,7 @@ from bench.metrics.evaluate import evaluate
 from bench.pipeline import run_score
 from bench.score import MapConfig, combine_heads, head_statistics
 from bench.score.heads import on_scale
+from bench.suite.checkpoint_inputs import CheckpointInputs
 from bench.suite.selection import (
     head_selection_experiment,
     held_out_selection,
@@ -93,10 +94,11 @@ def test_the_deviation_row_is_what_ssmtl_score_scores(tiny_run, tmp_path):
     --drop-heads arrow`; the CLI writes the table and names a baseline missing a video."""
     dataset, checkpoint = tiny_run.dataset, tiny_run.run_dir / "epoch_001.pt"
     how = {"head_scale": "log_zscore_validation", "drop_heads": ("arrow",)}
-    table = head_selection_experiment(
-        dataset, checkpoint, tiny_run.test_tubes, None, tiny_run.train_tubes, None, MapConfig(),
-        tmp_path / "s.json", **how,
+    inputs = CheckpointInputs(
+        dataset, checkpoint, tiny_run.test_tubes, None, MapConfig(), tmp_path / "s.json",
+        train_tubes=tiny_run.train_tubes,
     )  # fmt: skip
+    table = head_selection_experiment(inputs, **how)
     assert table["fixed"] == {
         "eq6": "eq6 arrow+middle",
         "deviation": "log_zscore_validation middle",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.cli.args import (
     add_bootstrap_argument,
@@ -23,6 +24,9 @@ from bench.cli.args import (
     map_config,
 )
 from bench.cli.output import add_json_argument, emit
+
+if TYPE_CHECKING:
+    from bench.suite.checkpoint_inputs import CheckpointInputs
 
 DESCRIPTION = """\
 Score the test split with every epoch's weights of a run trained with
@@ -166,14 +170,22 @@ def experiment_options(args: argparse.Namespace) -> dict:
     )
 
 
-def validated_experiment_inputs(args: argparse.Namespace) -> tuple:
-    """What ``head-scale`` and ``head-selection`` read, in their functions' order: the dataset,
-    the checkpoint, the test tubes and teachers, the training tubes and teachers (for the
-    validation objects), the maps' configuration and the JSON to write."""
-    return (
-        dataset_from(args), args.model, args.tubes, args.targets, args.validation_tubes,
-        args.validation_targets, map_config(args), args.out,
-    )  # fmt: skip
+def checkpoint_inputs(args: argparse.Namespace) -> CheckpointInputs:
+    """What a one-checkpoint experiment reads (:func:`add_checkpoint_inputs`): the dataset, the
+    checkpoint, the test tubes and teachers, the training tubes and teachers where the command
+    has them (for the validation objects), the maps' configuration and the JSON to write."""
+    from bench.suite.checkpoint_inputs import CheckpointInputs
+
+    return CheckpointInputs(
+        dataset=dataset_from(args),
+        checkpoint=args.model,
+        test_tubes=args.tubes,
+        test_targets=args.targets,
+        config=map_config(args),
+        out=args.out,
+        train_tubes=getattr(args, "validation_tubes", None),
+        train_targets=getattr(args, "validation_targets", None),
+    )
 
 
 def cmd_convergence(args: argparse.Namespace) -> int:
@@ -207,7 +219,7 @@ def cmd_head_scale(args: argparse.Namespace) -> int:
     from bench.suite.head_scale import head_scale_experiment
 
     table = head_scale_experiment(
-        *validated_experiment_inputs(args),
+        checkpoint_inputs(args),
         drop_heads=tuple(args.drop_heads),
         **experiment_options(args),
     )
@@ -224,7 +236,7 @@ def cmd_head_selection(args: argparse.Namespace) -> int:
     from bench.suite.selection import head_selection_experiment
 
     table = head_selection_experiment(
-        *validated_experiment_inputs(args),
+        checkpoint_inputs(args),
         imagenet_term=args.imagenet_term,
         drop_heads=tuple(args.drop_heads),
         head_scale=args.head_scale,
@@ -248,12 +260,7 @@ def cmd_middle_map(args: argparse.Namespace) -> int:
     from bench.suite.middle_map import middle_map_experiment
 
     table = middle_map_experiment(
-        dataset_from(args),
-        args.model,
-        args.tubes,
-        args.targets,
-        map_config(args),
-        args.out,
+        checkpoint_inputs(args),
         detections=args.detections,
         **experiment_options(args),
     )

@@ -21,15 +21,13 @@ once and combines the heads several ways through the same maps, filters and eval
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from bench.data import VideoDataset
 from bench.paper import TRAIN_FRACTION
-from bench.score import MapConfig, object_scores
+from bench.score import object_scores
 from bench.score.heads import HEAD_SCALES, combine_heads, head_statistics, on_scale
 from bench.score.objects import score_tasks
+from bench.suite.checkpoint_inputs import CheckpointInputs
 from bench.suite.convergence import check_same_t, write_auc_rows
 from bench.train import load_checkpoint
 from bench.tubes import TubeCache
@@ -63,27 +61,23 @@ def combined_scores(
 
 
 def checkpoint_heads(
-    checkpoint: Path,
-    test_tubes: Path,
-    test_targets: Path | None,
-    train_tubes: Path,
-    train_targets: Path | None,
-    imagenet_term: str = "none",
+    inputs: CheckpointInputs, imagenet_term: str = "none"
 ) -> tuple[TubeCache, dict[str, np.ndarray], dict[str, np.ndarray], tuple[str, ...]]:
-    """``checkpoint``'s per-head scores of the test objects and of the validation objects of
-    ``train_tubes`` (the last 15% of each training video, section 4.2), and the heads eq. (6)
+    """The checkpoint's per-head scores of the test objects and of the validation objects of the
+    training tubes (the last 15% of each training video, section 4.2), and the heads eq. (6)
     averages (:func:`~bench.score.objects.score_tasks`: at frame level with
     ``imagenet_term="none"``, all but T4): ``(test cache, test, validation, combined)``."""
+    checkpoint, train_tubes = inputs.checkpoint, inputs.require_train_tubes()
     model, _, t = load_checkpoint(checkpoint)
-    test_cache, train_cache = TubeCache.open(test_tubes), TubeCache.open(train_tubes)
+    test_cache, train_cache = TubeCache.open(inputs.test_tubes), TubeCache.open(train_tubes)
     for cache in (test_cache, train_cache):
         check_same_t(cache, checkpoint, t)
     load = lambda path: None if path is None else np.load(path, mmap_mode="r")  # noqa: E731
     _, val_rows = train_cache.train_val_split(TRAIN_FRACTION)
     validation = object_scores(
-        model, train_cache, load(train_targets), rows=val_rows, desc="validation objects"
+        model, train_cache, load(inputs.train_targets), rows=val_rows, desc="validation objects"
     )
-    targets = load(test_targets)
+    targets = load(inputs.test_targets)
     test = object_scores(model, test_cache, targets)
     n_targets = None if targets is None else targets.shape[1]
     combined = score_tasks(model.tasks, n_targets, imagenet_term)
@@ -92,29 +86,20 @@ def checkpoint_heads(
 
 
 def head_scale_experiment(
-    dataset: VideoDataset,
-    checkpoint: Path,
-    test_tubes: Path,
-    test_targets: Path | None,
-    train_tubes: Path,
-    train_targets: Path | None,
-    config: MapConfig,
-    out: Path,
+    inputs: CheckpointInputs,
     resamples: int = 1000,
     alpha: float = 0.1,
     beta: float = 0.1,
     imagenet_term: str = "none",
     drop_heads: tuple[str, ...] = (),
 ) -> dict:
-    """Score ``checkpoint`` on the test objects and the validation objects of ``train_tubes``
-    (:func:`checkpoint_heads`), evaluate every combination like ``ssmtl evaluate`` and write the
-    table to ``out``. The combinations average the heads eq. (6) averages, and again without
-    ``drop_heads``; every head also has its row."""
-    test_cache, test, validation, combined = checkpoint_heads(
-        checkpoint, test_tubes, test_targets, train_tubes, train_targets, imagenet_term
-    )
+    """Score the checkpoint on the test objects and the validation objects of the training
+    tubes (:func:`checkpoint_heads`), evaluate every combination like ``ssmtl evaluate`` and
+    write the table to ``inputs.out``. The combinations average the heads eq. (6) averages, and
+    again without ``drop_heads``; every head also has its row."""
+    test_cache, test, validation, combined = checkpoint_heads(inputs, imagenet_term)
     table: dict = {
-        "checkpoint": str(checkpoint),
+        "checkpoint": str(inputs.checkpoint),
         "validation_objects": len(next(iter(validation.values()))),
         "test_objects": len(test_cache),
         "combined_heads": list(combined),
@@ -127,5 +112,6 @@ def head_scale_experiment(
     }
     candidates = combined_scores(test, validation, combined, drop_heads)
     return write_auc_rows(
-        dataset, test_cache, candidates, config, table, out, alpha, beta, resamples
-    )
+        inputs.dataset, test_cache, candidates, inputs.config, table, inputs.out, alpha, beta,
+        resamples,
+    )  # fmt: skip

@@ -40,6 +40,7 @@ from bench.progress import progress_bar
 from bench.score import MapConfig, fold_batch_norm, frame_sizes, object_scores
 from bench.score.heads import combine_heads
 from bench.score.objects import score_tasks
+from bench.suite.checkpoint_inputs import CheckpointInputs
 from bench.suite.convergence import check_same_t, write_auc_rows
 from bench.tasks import middle_error, tubes_to_float
 from bench.train import load_checkpoint
@@ -147,24 +148,20 @@ def crowd_correlation(
 
 
 def middle_map_experiment(
-    dataset: VideoDataset,
-    checkpoint: Path,
-    test_tubes: Path,
-    test_targets: Path | None,
-    config: MapConfig,
-    out: Path,
+    inputs: CheckpointInputs,
     resamples: int = 1000,
     alpha: float = 0.1,
     beta: float = 0.1,
     imagenet_term: str = "none",
     detections: Path | None = None,
 ) -> dict:
-    """Score ``checkpoint``'s test objects with T3 as its mean and as its filtered per-pixel
+    """Score the checkpoint's test objects with T3 as its mean and as its filtered per-pixel
     maximum, alone and in eq. (6), evaluate each like ``ssmtl evaluate`` and write the table
     (the localization of the error peaks and, with ``detections``, the crowd correlation) to
-    ``out``."""
+    ``inputs.out``."""
+    dataset, checkpoint, config = inputs.dataset, inputs.checkpoint, inputs.config
     model, _, t = load_checkpoint(checkpoint)
-    cache = TubeCache.open(test_tubes)
+    cache = TubeCache.open(inputs.test_tubes)
     check_same_t(cache, checkpoint, t)
     if "middle" not in model.tasks:
         raise InputError(
@@ -172,6 +169,7 @@ def middle_map_experiment(
             file=checkpoint,
             fix="give a checkpoint trained with the middle task",
         )
+    test_targets = inputs.test_targets
     targets = None if test_targets is None else np.load(test_targets, mmap_mode="r")
     heads = object_scores(model, cache, targets, imagenet_term=imagenet_term)
     pixel_max, peaks = middle_peaks(model, cache, config)
@@ -193,4 +191,6 @@ def middle_map_experiment(
     }
     if detections is not None:
         table["crowd_correlation"] = crowd_correlation(dataset, cache, candidates, detections)
-    return write_auc_rows(dataset, cache, candidates, config, table, out, alpha, beta, resamples)
+    return write_auc_rows(
+        dataset, cache, candidates, config, table, inputs.out, alpha, beta, resamples
+    )

@@ -28,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data import VideoDataset
 from bench.errors import InputError
 from bench.io import read_arrays, write_json
 from bench.metrics.evaluate import check_frame_scores
 from bench.metrics.frame_auc import frame_auc_micro
-from bench.score import MapConfig, frame_sizes, video_frame_scores
+from bench.score import frame_sizes, video_frame_scores
 from bench.score.heads import HEAD_SCALES, combine_heads, head_statistics, on_scale
+from bench.suite.checkpoint_inputs import CheckpointInputs
 from bench.suite.head_scale import checkpoint_heads
 
 #: the head scales a selection may use: none reads test statistics
@@ -153,25 +153,18 @@ def held_out_selection(
 
 
 def head_selection_experiment(
-    dataset: VideoDataset,
-    checkpoint: Path,
-    test_tubes: Path,
-    test_targets: Path | None,
-    train_tubes: Path,
-    train_targets: Path | None,
-    config: MapConfig,
-    out: Path,
+    inputs: CheckpointInputs,
     imagenet_term: str = "none",
     drop_heads: tuple[str, ...] = (),
     head_scale: str = "log_zscore_validation",
     baseline: Path | None = None,
 ) -> dict:
-    """:func:`held_out_selection` of ``checkpoint``'s candidates (through the maps and filters
-    of ``config``) against eq. (6) as published and the deviation (``head_scale`` without
-    ``drop_heads``), and the ``baseline`` frame scores if given; written to ``out``."""
-    test_cache, test, validation, combined = checkpoint_heads(
-        checkpoint, test_tubes, test_targets, train_tubes, train_targets, imagenet_term
-    )
+    """:func:`held_out_selection` of the checkpoint's candidates (through the maps and filters
+    of ``inputs.config``) against eq. (6) as published and the deviation (``head_scale``
+    without ``drop_heads``), and the ``baseline`` frame scores if given; written to
+    ``inputs.out``."""
+    dataset, config = inputs.dataset, inputs.config
+    test_cache, test, validation, combined = checkpoint_heads(inputs, imagenet_term)
     kept = tuple(h for h in combined if h not in drop_heads)
     if not kept:
         raise InputError(f"no head is left once {list(drop_heads)} are dropped")
@@ -194,13 +187,13 @@ def head_selection_experiment(
                 fix="give the baseline's frame scores of every test video (ssmtl frame-diff)",
             )
     table = {
-        "checkpoint": str(checkpoint),
+        "checkpoint": str(inputs.checkpoint),
         "combined_heads": list(combined),
         "deviation": {"head_scale": head_scale, "drop_heads": list(drop_heads)},
         "baseline": None if baseline is None else str(baseline),
         **held_out_selection(dataset.test_labels(), frame_scores, fixed, base),
     }
-    write_json(out, table)
+    write_json(inputs.out, table)
     return table
 
 
