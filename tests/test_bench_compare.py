@@ -187,6 +187,12 @@ def test_run_compare_rows_and_scaling(inputs):
         assert row["repeats"] == 2 and len(row["ours_seconds_each"]) == 2
         assert row["ours_seconds"] == pytest.approx(min(row["ours_seconds_each"]), abs=1e-3)
     assert by["tubes", 2]["same_output"] is True and by["tubes", 2]["resize_per_s"] > 0
+    for stage in ("train", "score"):  # the plain loop in the model's layout, beside the reference
+        row = by[stage, 1]
+        assert row["same_layout_per_s"] > 0
+        assert row["same_layout_ratio"] == pytest.approx(
+            row["ours_per_s"] / row["same_layout_per_s"], rel=0.01
+        )
     assert set(report["scaling"]) == {"tubes", "score", "train"}
     assert report["scaling"]["tubes"]["items"] == [n, 2 * n]
     env = report["environment"]
@@ -240,7 +246,7 @@ def test_performance_table_from_the_json(tmp_path):
     path.write_text(json.dumps(report))
     table = performance_table(path)
     assert list(table["stage"]) == ["score", "score"] and list(table["ratio"]) == [1.25, 1.25]
-    assert table["reference"][0] == "plain forward of the four heads"
+    assert table["reference"][0] == "plain forward of the four heads, PyTorch's default layout"
     assert table["device"][0] == "cpu x" and table["threads"][0] == 2
     assert list(table["runs"]) == ["one run"] * 2 and list(table["also measured"]) == [""] * 2
     rows[0] |= {"repeats": 3, "resize_per_s": 4000.0, "resize_ratio": 0.5}
@@ -248,6 +254,10 @@ def test_performance_table_from_the_json(tmp_path):
     assert table["runs"][0] == "best of 3"
     assert (
         table["also measured"][0] == "cv2.resize loop (other sampling): 4,000/s, ours 0.50x of it"
+    )
+    rows[1] |= {"same_layout_per_s": 4.5, "same_layout_ratio": 1.11}
+    assert performance_table(report)["also measured"][1] == (
+        "the plain loop in the model's channels-last layout: 4/s, ours 1.11x of it"
     )
     assert list(scaling_table(report)["cost per item vs smallest"]) == [1.0, 1.0]
 
@@ -337,3 +347,15 @@ def test_train_stage_times_bf16_beside_fp32(inputs):
     assert extra["bf16"]["samples_per_s"] > 0 and extra["bf16"]["fp32_samples_per_s"] > 0
     _, _, at_2x = stage_train(replace(inputs, bf16=True), 2, {})
     assert "bf16" not in at_2x  # measured once, at 1x
+
+
+def test_the_plain_network_is_in_pytorchs_default_layout():
+    """The training and scoring references run Table 1's network as a plain implementation has
+    it; the model's own channels-last layout is timed beside them."""
+    from bench.suite.bench_reference import plain_model
+
+    plain, own = plain_model("shallow_narrow"), plain_model("shallow_narrow", channels_last=True)
+    assert plain.encoder.layers[0].conv.weight.is_contiguous()
+    weight = own.encoder.layers[0].conv.weight
+    assert weight.is_contiguous(memory_format=torch.channels_last_3d)
+    assert not weight.is_contiguous()

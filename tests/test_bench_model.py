@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from bench.model import SSMTL
-from bench.suite.bench_model import _contiguous_encoder, benchmark_model, knob_grid
+from bench.suite.bench_model import benchmark_model, contiguous_encoder, knob_grid
 
 
 def test_knob_grid_is_the_product():
@@ -17,13 +17,13 @@ def test_knob_grid_is_the_product():
     }  # fmt: skip
 
 
-def test_contiguous_encoder_computes_the_same():
+def testcontiguous_encoder_computes_the_same():
     torch.manual_seed(0)
     model = SSMTL("shallow_narrow").eval()
     x = torch.rand(2, 3, 7, 64, 64)
     with torch.no_grad():
         expected = model.encoder(x, "arrow")
-        _contiguous_encoder(model)
+        contiguous_encoder(model)
         got = model.encoder(x, "arrow")
     assert model.encoder.layers[0].conv.weight.is_contiguous()  # the default layout
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)

@@ -150,6 +150,27 @@ def test_crops_of_grey_images_equal_cutting_every_channel(grey):
     assert (crops.stride(1) == 0) == grey
 
 
+def test_crops_cut_on_several_threads_are_one_calls_bits():
+    """Many boxes are cut by the CPU threads a share each: the same bits as one roi_align call,
+    in the boxes' order, with any thread count."""
+    from torchvision.ops import roi_align
+
+    generator = torch.Generator().manual_seed(1)
+    images = torch.rand(3, 3, 48, 80, generator=generator)
+    corner = torch.rand(17, 2, generator=generator) * torch.tensor([60.0, 30.0])
+    boxes = torch.cat([corner, corner + 2 + torch.rand(17, 2, generator=generator) * 18], dim=1)
+    frame_index = torch.randint(0, 3, (17,), generator=generator)
+    rois = torch.cat([frame_index.float().view(-1, 1), boxes], dim=1)
+    expected = roi_align(images, rois, (32, 32), 1.0, -1, aligned=True)
+    threads = torch.get_num_threads()
+    try:
+        for count in (1, 2, 3):
+            torch.set_num_threads(count)
+            assert torch.equal(crop_boxes(images, boxes, frame_index, size=32), expected)
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.mark.slow
 def test_detector_teacher_reproduces_yolo_class_scores(yolo, ped2, precomputed):
     frames = ped2.video("test", "01").read(0, 2)

@@ -13,8 +13,11 @@ tubes     :func:`bench.tubes.build_tube_cache` (3.1)      per-object ``roi_align
 imagenet  :func:`bench.teachers.teacher_targets` (3.3),   the bare TorchScript network on the same
           decoding and cropping included                  crops at its fastest batch, fp32, ch.-last
 detector  :class:`bench.teachers.DetectorTeacher` (3.3)   ``YOLO.predict`` once per frame
-train     :func:`bench.train.run_epoch` incl. loading     plain eq. (5) loop on random tensors, fp32
-score     :func:`bench.score.object_scores` (3.4)         plain forward of the four heads
+train     :func:`bench.train.run_epoch` incl. loading     plain eq. (5) loop on random tensors,
+                                                          fp32, PyTorch's default layout; the
+                                                          same loop in channels-last beside it
+score     :func:`bench.score.object_scores` (3.4)         plain forward of the four heads, default
+                                                          layout; channels-last beside it
 fps       :func:`bench.suite.bench_fps.benchmark_fps`     the paper's 23 FPS (GTX 1080 Ti, 6.2)
 ========  ==============================================  ==========================================
 
@@ -51,6 +54,12 @@ UNITS = {
 }
 
 
+#: loops a stage times beside its reference (a :class:`Side` in its extras): the tubes'
+#: ``cv2.resize`` loop (other sampling), and the plain training and scoring loops with the
+#: network in the model's own channels-last layout instead of PyTorch's default
+ALSO_TIMED = ("resize", "same_layout")
+
+
 def significant(value: float, digits: int = 4) -> float:
     """``value`` to ``digits`` significant digits (a fixed number of decimals loses slow
     stages: 0.174 items/s would read 0.17)."""
@@ -59,11 +68,12 @@ def significant(value: float, digits: int = 4) -> float:
 
 def _row(stage: str, k: int, mine: Side, theirs: Side, extra: dict) -> dict:
     ratio = mine.per_s / theirs.per_s if theirs.seconds > 0 else float("nan")
-    resize = extra.pop("resize", None)  # the tubes' cv2.resize loop, timed beside the reference
-    if resize is not None:
-        extra["resize_per_s"] = significant(resize.per_s)
-        extra["resize_seconds"] = round(resize.seconds, 3)
-        extra["resize_ratio"] = significant(mine.per_s / resize.per_s, 3)
+    for name in ALSO_TIMED:
+        also = extra.pop(name, None)
+        if also is not None:
+            extra[f"{name}_per_s"] = significant(also.per_s)
+            extra[f"{name}_seconds"] = round(also.seconds, 3)
+            extra[f"{name}_ratio"] = significant(mine.per_s / also.per_s, 3)
     return {
         "stage": stage,
         "scale": k,

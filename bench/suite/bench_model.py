@@ -25,7 +25,7 @@ from bench.model import SSMTL
 from bench.paper import LEARNING_RATE
 
 
-def _contiguous_encoder(model: SSMTL) -> None:
+def contiguous_encoder(model: SSMTL) -> None:
     """The encoder in the default (contiguous) layout: weights and input, instead of the
     channels-last 3D layout :class:`bench.model.SharedCNN` picks."""
     model.encoder.memory_format = torch.contiguous_format
@@ -81,7 +81,7 @@ def model_steps(
     torch.manual_seed(0)
     model = SSMTL(arch).to(device)
     if not channels_last:
-        _contiguous_encoder(model)
+        contiguous_encoder(model)
     if compile:
         import torch._dynamo as dynamo
 

@@ -5,10 +5,12 @@ Each function here is what a reader would write without this project's machinery
 the faster per-object ``cv2.resize`` loop that samples differently, the bare TorchScript
 ImageNet classifier at a fixed batch (task 4, section 3.3), the Ultralytics ``YOLO`` call once
 per frame, a plain PyTorch training loop of eq. (5) at a fixed batch on random tensors, and a
-plain forward of the four heads of eq. (6) (section 3.4). :mod:`bench.suite.bench_compare` times
-each beside the project's own stage on the same inputs. Every function returns ``(items,
-seconds)`` (and, where a correctness check needs it, the outputs), timing only the work the
-reference does.
+plain forward of the four heads of eq. (6) (section 3.4), both with the network in PyTorch's
+default layout, as a plain implementation of Table 1 has it (:func:`plain_model`; the model's
+own channels-last layout is one of this project's choices, timed beside them).
+:mod:`bench.suite.bench_compare` times each beside the project's own stage on the same inputs.
+Every function returns ``(items, seconds)`` (and, where a correctness check needs it, the
+outputs), timing only the work the reference does.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch.nn.functional as F
 
 from bench.model import SSMTL
 from bench.paper import LEARNING_RATE, TUBE_SIZE
+from bench.suite.bench_model import contiguous_encoder
 
 
 def plain_tubes(video, boxes: np.ndarray, frame: np.ndarray, t: int) -> tuple[int, float, int]:
@@ -130,14 +133,30 @@ def _random_batch(batch: int, t: int, generator: torch.Generator) -> dict[str, t
     }
 
 
+def plain_model(arch: str, channels_last: bool = False) -> SSMTL:
+    """Table 1's network as a plain implementation has it: PyTorch's default (contiguous)
+    layout; ``channels_last``: the model's own channels-last 3D layout (:class:`SharedCNN`)."""
+    model = SSMTL(arch)
+    if not channels_last:
+        contiguous_encoder(model)
+    return model
+
+
 def plain_train(
-    arch: str, batch: int, steps: int, t: int, lam: float = 0.5, warmup: int = 1
+    arch: str,
+    batch: int,
+    steps: int,
+    t: int,
+    lam: float = 0.5,
+    warmup: int = 1,
+    channels_last: bool = False,
 ) -> tuple[int, float]:
     """A plain training loop of eq. (5) on random tensors: T1 on ``[x, reversed x]``, T2 on
     ``[x, intermittent]``, T3 on the context, T4 on the middle crop (four encoder passes, 6B
-    sequences), Adam; ``warmup`` steps first. Returns ``(samples, seconds)``."""
+    sequences), Adam; ``warmup`` steps first; the network in :func:`plain_model`'s layout.
+    Returns ``(samples, seconds)``."""
     generator = torch.Generator().manual_seed(0)
-    model = SSMTL(arch).train()
+    model = plain_model(arch, channels_last).train()
     optimizer = torch.optim.Adam(model.parameters(), LEARNING_RATE)
     data = _random_batch(batch, t, generator)
     x, mid = data["x"], t
@@ -163,11 +182,14 @@ def plain_train(
 
 
 @torch.inference_mode()
-def plain_score(arch: str, objects: int, batch: int, t: int) -> tuple[int, float]:
+def plain_score(
+    arch: str, objects: int, batch: int, t: int, channels_last: bool = False
+) -> tuple[int, float]:
     """A plain forward of the four heads of eq. (6) on random tubes at a fixed batch (T1 and T2
-    each on its own encoder pass), ``objects`` in all, after one warm-up batch."""
+    each on its own encoder pass), ``objects`` in all, after one warm-up batch; the network in
+    :func:`plain_model`'s layout."""
     generator = torch.Generator().manual_seed(0)
-    model = SSMTL(arch).eval()
+    model = plain_model(arch, channels_last).eval()
     x = _random_batch(batch, t, generator)["x"]
     context = torch.cat([x[:, :, :t], x[:, :, t + 1 :]], dim=2)
 
@@ -186,6 +208,7 @@ def plain_score(arch: str, objects: int, batch: int, t: int) -> tuple[int, float
 __all__ = [
     "load_torchscript",
     "plain_classifier",
+    "plain_model",
     "plain_roi_tubes",
     "plain_score",
     "plain_train",

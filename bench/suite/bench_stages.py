@@ -259,9 +259,11 @@ def stage_train(inputs: Inputs, k: int, state: dict) -> tuple[Side, Side, dict]:
 
     mine = timed_epoch(config.precision)
     steps = inputs.train_steps * k
-    theirs, _ = _measure(lambda: ref.plain_train(inputs.arch, inputs.train_batch, steps, inputs.t))
+    args = (inputs.arch, inputs.train_batch, steps, inputs.t)
+    theirs, _ = _measure(lambda: ref.plain_train(*args))
+    same_layout, _ = _measure(lambda: ref.plain_train(*args, channels_last=True))
     dtype = "bf16" if use_bf16(config.precision, torch.device("cpu")) else "fp32"
-    extra: dict = {"dtype": dtype, "batch": inputs.train_batch}
+    extra: dict = {"dtype": dtype, "batch": inputs.train_batch, "same_layout": same_layout}
     # bf16 beside fp32, whichever of the two the default is
     if inputs.bf16 and k == 1 and state.get("first_repeat", True):
         other = timed_epoch("fp32" if dtype == "bf16" else "bf16")
@@ -287,9 +289,10 @@ def stage_score(inputs: Inputs, k: int, state: dict) -> tuple[Side, Side, dict]:
     object_scores(model, cache, targets, progress=False)  # warm-up
     mine, _ = _measure(_timed(lambda: len(object_scores(model, cache, targets, progress=False)
                                           ["score"])))  # fmt: skip
-    theirs, _ = _measure(lambda: ref.plain_score(inputs.arch, len(cache), inputs.ref_batch,
-                                                 inputs.t))  # fmt: skip
-    return mine, theirs, {"batch": None, "ref_batch": inputs.ref_batch}
+    args = (inputs.arch, len(cache), inputs.ref_batch, inputs.t)
+    theirs, _ = _measure(lambda: ref.plain_score(*args))
+    same_layout, _ = _measure(lambda: ref.plain_score(*args, channels_last=True))
+    return mine, theirs, {"batch": None, "ref_batch": inputs.ref_batch, "same_layout": same_layout}
 
 
 def stage_fps(inputs: Inputs, k: int, state: dict) -> tuple[Side, Side, dict]:
