@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import torch
 
-from bench.suite.bench_model import model_steps, synchronize
+from bench.suite.bench_model import model_steps
 
 #: (category, kind, substrings of the profiler's event names): the first match wins, so the
 #: backward convolution is tried before the forward one and autograd's own events before both
@@ -168,7 +168,6 @@ def training_profile(
     flops = step_flops(run.train_step)
     moved = activation_bytes(run.model, run.train_step)
     profiled = profiled_self_seconds(run.train_step, steps)
-    synchronize(device)
     profiled_total = sum(profiled.values())
     ceilings = machine_ceilings()
     kinds = {label: kind for label, kind, _ in CATEGORIES}

@@ -7,14 +7,12 @@ and boxes into those crops.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
-from bench.tubes.crop import is_grey
+from bench.tubes.crop import roi_crops
 
 
 def flatten_boxes(
@@ -47,48 +45,17 @@ def crop_boxes(
     size: int = 224,
     sampling_ratio: int = -1,
 ) -> torch.Tensor:
-    """Crops ``(M, 3, size, size)`` of ``images (n, 3, H, W)`` with one
-    :func:`torchvision.ops.roi_align` call (``aligned=True``: a box ``[x_min, x_max)`` in pixel
+    """Crops ``(M, 3, size, size)`` of ``images (n, 3, H, W)`` by
+    :func:`bench.tubes.crop.roi_crops` (``aligned=True``: a box ``[x_min, x_max)`` in pixel
     units covers exactly those pixels, like cutting the crop and ``cv2.resize``-ing it
     bilinearly; ``sampling_ratio=-1`` averages ``ceil(box/size)`` samples per output pixel, an
     anti-aliased downscale for boxes larger than ``size``). Crops of grey images (equal RGB
     channels, e.g. UCSD Ped2) are one channel's crops broadcast over the three (a stride-0
-    view), bit for bit what cutting all three gives, as in :func:`bench.tubes.crop.crop_tubes`."""
-    from torchvision.ops import roi_align
-
+    view), bit for bit what cutting all three gives, as for the tubes."""
     rois = torch.cat((frame_index.to(images.dtype).view(-1, 1), boxes.to(images.dtype)), dim=1)
-    grey = images.shape[1] == 3 and len(rois) > 0 and is_grey(images)
-    source = images[:, :1] if grey else images
-
-    def cut(part: torch.Tensor) -> torch.Tensor:
-        return roi_align(
-            source,
-            part,
-            output_size=(size, size),
-            spatial_scale=1.0,
-            sampling_ratio=sampling_ratio,
-            aligned=True,
-        )
-
-    # torchvision's CPU roi_align runs on one thread and releases the GIL: the CPU threads
-    # torch may use cut a share of the boxes each (each box's crop depends on it alone, so the
-    # crops are the same bits as one call's: 8.3 -> 5.7 ms for 16 Ped2 crops on 2 cores)
-    workers = min(torch.get_num_threads(), len(rois) // MIN_BOXES_PER_THREAD)
-    if images.device.type == "cpu" and workers > 1:
-        crops = torch.cat(list(_pool(workers).map(cut, rois.chunk(workers))))
-    else:
-        crops = cut(rois)
-    return crops.expand(-1, 3, -1, -1) if grey else crops
-
-
-#: fewer boxes per thread than this are cut on the calling thread (thread hand-off costs more)
-MIN_BOXES_PER_THREAD = 4
-
-
-@functools.cache
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """One pool per thread count, kept for the process (its threads idle between calls)."""
-    return ThreadPoolExecutor(workers, thread_name_prefix="crop_boxes")
+    # the CPU threads torch may use cut a share of the boxes each (8.3 -> 5.7 ms for 16 Ped2
+    # crops on 2 cores)
+    return roi_crops(images, rois, size, sampling_ratio, workers=torch.get_num_threads())
 
 
 __all__ = ["crop_boxes", "flatten_boxes"]

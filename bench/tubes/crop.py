@@ -17,6 +17,9 @@ boxes it averages a grid of samples per output pixel, an area-style anti-aliased
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 
@@ -74,23 +77,53 @@ def crop_tubes(
     boxes = clip_boxes(boxes.to(device=frames.device, dtype=frames.dtype), height, width)
     positions = frame_index.reshape(-1, 1).to(device=frames.device, dtype=frames.dtype)
     rois = torch.cat([positions, boxes.repeat_interleave(t, dim=0)], dim=1)
+    crops = roi_crops(frames, rois, size, sampling_ratio, grey)
+    return crops.view(k, t, channels, size, size)
+
+
+def roi_crops(
+    images: torch.Tensor,
+    rois: torch.Tensor,
+    size: int,
+    sampling_ratio: int = SAMPLING_RATIO,
+    grey: bool | None = None,
+    workers: int = 1,
+) -> torch.Tensor:
+    """``(M, C, size, size)`` crops of ``images (n, C, H, W)`` at ``rois (M, 5)`` (image index,
+    box), by :func:`torchvision.ops.roi_align` with ``aligned=True``.
+
+    ``roi_align`` samples each channel with the same weights, so the crops of grey images (RGB
+    with equal channels, e.g. UCSD Ped2) are one channel's crops broadcast over the three (a
+    stride-0 view: copy before writing in place), a third of the work, bit for bit the same;
+    ``grey`` says whether they are where the caller knows (default: :func:`is_grey` checks).
+    torchvision's CPU ``roi_align`` runs on one thread and releases the GIL: with ``workers > 1``
+    that many threads cut a share of the boxes each (at least :data:`MIN_ROIS_PER_WORKER`), the
+    same bits as one call since each crop depends on its box alone."""
     # imported here: torchvision costs ~1.6 s, and most stages never crop
     from torchvision.ops import roi_align
 
-    # roi_align samples each channel with the same weights, so the crops of a grey frame (RGB
-    # with equal channels, e.g. UCSD Ped2) are one channel's crops repeated: a third of the work,
-    # bit for bit the same result
-    grey = channels == 3 and (is_grey(frames) if grey is None else grey)
-    crops = roi_align(
-        frames[:, :1] if grey else frames,
-        rois,
-        output_size=(size, size),
-        spatial_scale=1.0,
-        sampling_ratio=sampling_ratio,
-        aligned=True,
+    channels = images.shape[1]
+    grey = channels == 3 and len(rois) > 0 and (is_grey(images) if grey is None else grey)
+    source = images[:, :1] if grey else images
+
+    def cut(part: torch.Tensor) -> torch.Tensor:
+        return roi_align(source, part, (size, size), 1.0, sampling_ratio, aligned=True)
+
+    workers = min(workers, len(rois) // MIN_ROIS_PER_WORKER) if images.is_cpu else 1
+    crops = (
+        torch.cat(list(_pool(workers).map(cut, rois.chunk(workers)))) if workers > 1 else cut(rois)
     )
-    crops = crops.view(k, t, 1 if grey else channels, size, size)
-    return crops.expand(-1, -1, channels, -1, -1) if grey else crops
+    return crops.expand(-1, channels, -1, -1) if grey else crops
+
+
+#: fewer boxes per thread than this are cut on the calling thread (the hand-off costs more)
+MIN_ROIS_PER_WORKER = 4
+
+
+@functools.cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """One pool per thread count, kept for the process (its threads idle between calls)."""
+    return ThreadPoolExecutor(workers, thread_name_prefix="roi_crops")
 
 
 def is_grey(frames: torch.Tensor) -> bool:
